@@ -1,0 +1,3 @@
+from nentang.kernel.cli.main import main
+
+main()

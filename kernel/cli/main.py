@@ -1,0 +1,23 @@
+"""Assemble the ``nentang`` command from one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from nentang.kernel.cli import audit, db, serve, tenant
+
+app = typer.Typer(
+    name="nentang",
+    help="NenTang platform kernel: run it, migrate it, administer tenants, verify the audit log.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("demo")(serve.demo)
+app.add_typer(db.app, name="db")
+app.add_typer(tenant.app, name="tenant")
+app.add_typer(audit.app, name="audit")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,59 @@
+"""The kernel's handle on its database: two engines and scoped session factories."""
+
+from __future__ import annotations
+
+from typing import final
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from nentang.kernel.data.engines import create_app_engine, create_owner_engine
+from nentang.kernel.data.scope import DataScope, bind_scope, install_scope_guards
+from nentang.kernel.settings import Settings
+
+
+@final
+class Database:
+    """Engines for the schema owner (migrations) and the application, and session factories.
+
+    Every session comes from :meth:`tenant`, :meth:`subtree` or :meth:`platform`, so every
+    session has a scope and the guards in ``scope.py`` apply to it.
+    """
+
+    __slots__ = ("_sessions", "app_engine", "owner_engine", "settings")
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.owner_engine: Engine = create_owner_engine(settings.database_url)
+        if settings.is_sqlite:
+            self.app_engine: Engine = self.owner_engine
+        else:
+            self.app_engine = create_app_engine(settings.database_url, settings.app_database_url, settings.app_role)
+        self._sessions = sessionmaker(self.app_engine, expire_on_commit=False)
+        install_scope_guards(self._sessions)
+
+    @property
+    def dialect(self) -> str:
+        return self.app_engine.dialect.name
+
+    def tenant(self, tenant_id: int) -> Session:
+        """A session that reads and writes the rows of one tenant only."""
+        return self._open(DataScope.tenant(tenant_id))
+
+    def subtree(self, root_id: int, tenant_ids: frozenset[int]) -> Session:
+        """A read-only session over several tenants (a roll-up); the caller authorises it."""
+        return self._open(DataScope.subtree(root_id, tenant_ids))
+
+    def platform(self) -> Session:
+        """A session for the kernel's platform tables; tenant-owned tables are refused."""
+        return self._open(DataScope.platform())
+
+    def _open(self, scope: DataScope) -> Session:
+        session = self._sessions()
+        bind_scope(session, scope)
+        return session
+
+    def dispose(self) -> None:
+        self.app_engine.dispose()
+        if self.owner_engine is not self.app_engine:
+            self.owner_engine.dispose()

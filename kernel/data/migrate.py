@@ -1,0 +1,70 @@
+"""Alembic migrations: the kernel's own history plus one branch per plugin.
+
+Plugins announce their branch with an entry point in the group ``nentang.migrations`` whose
+value names the package holding their version files (e.g. ``forms = "nentang_forms.migrations"``);
+each plugin's first revision sets ``branch_labels = ("<plugin>",)`` and ``depends_on = "kernel"``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from nentang.kernel.settings import Settings
+from nentang.sdk.errors import ValidationFailed
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+ENTRY_POINT_GROUP = "nentang.migrations"
+
+
+def plugin_version_locations() -> list[str]:
+    """Version folders of installed plugins, found through their entry points."""
+    locations = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        spec = importlib.util.find_spec(ep.value)
+        if spec is None or not spec.submodule_search_locations:
+            raise ValidationFailed(
+                f"plugin {ep.name!r} declares migrations in package {ep.value!r}, which cannot be found"
+            )
+        locations.extend(spec.submodule_search_locations)
+    return locations
+
+
+def version_locations(settings: Settings) -> list[str]:
+    return [str(MIGRATIONS_DIR / "versions"), *plugin_version_locations(), *settings.extra_migration_locations]
+
+
+def alembic_config(settings: Settings, locations: Iterable[str] | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "newline")
+    paths = list(locations) if locations is not None else version_locations(settings)
+    config.set_main_option("version_locations", "\n".join(paths))
+    config.attributes["app_role"] = settings.app_role
+    return config
+
+
+def upgrade(engine: Engine, settings: Settings, target: str = "heads") -> set[str]:
+    """Bring the database to ``target`` (all heads by default); returns the heads now applied."""
+    config = alembic_config(settings)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, target)
+    return applied_heads(engine)
+
+
+def script_heads(settings: Settings) -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+
+
+def applied_heads(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())

@@ -1,0 +1,205 @@
+"""Tenant scopes for data sessions, enforced on every statement.
+
+A session carries one :class:`DataScope`:
+
+- **tenant** — reads and writes the rows of one tenant;
+- **subtree** — reads the rows of a set of tenants (a roll-up over a subtree), writes nothing;
+- **platform** — the kernel's own tables (tenants, migrations); touching a tenant-owned table
+  through it is refused, so forgetting to bind a tenant fails loudly instead of leaking.
+
+The guards installed by :func:`install_scope_guards` add the tenant filter to every ORM select,
+update and delete, fill ``tenant_id`` on insert and refuse rows of other tenants at flush. On
+PostgreSQL each transaction also sets ``nentang.read_tenants``/``nentang.write_tenant`` so the
+row-level security policies enforce the same rule for raw SQL (defence in depth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final, final
+
+from sqlalchemy import event, inspect, text
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
+
+from nentang.sdk.errors import CrossTenantWrite, ScopeViolation
+from nentang.sdk.migrations import READ_SETTING, WRITE_SETTING
+from nentang.sdk.tables import TenantOwned
+
+_SCOPE_KEY: Final = "nentang.scope"
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class DataScope:
+    #: Tenant ids whose rows may be read; empty for the platform scope.
+    read: frozenset[int]
+    #: The one tenant whose rows may be written, or ``None`` (read-only / platform).
+    write: int | None
+    #: A human label for error messages ("tenant 12", "subtree of tenant 3", "platform").
+    label: str
+
+    @classmethod
+    def tenant(cls, tenant_id: int) -> DataScope:
+        return cls(read=frozenset({tenant_id}), write=tenant_id, label=f"tenant {tenant_id}")
+
+    @classmethod
+    def subtree(cls, root_id: int, tenant_ids: frozenset[int]) -> DataScope:
+        return cls(read=tenant_ids, write=None, label=f"subtree of tenant {root_id} (read-only)")
+
+    @classmethod
+    def platform(cls) -> DataScope:
+        return cls(read=frozenset(), write=None, label="platform")
+
+    @property
+    def is_platform(self) -> bool:
+        return not self.read and self.write is None
+
+
+def scope_of(session: Session) -> DataScope:
+    scope = session.info.get(_SCOPE_KEY)
+    if not isinstance(scope, DataScope):
+        raise ScopeViolation("this session was not opened through nentang.kernel.data.Database")
+    return scope
+
+
+def bind_scope(session: Session, scope: DataScope) -> None:
+    session.info[_SCOPE_KEY] = scope
+
+
+@contextmanager
+def acting_for_tenant(session: Session, tenant_id: int) -> Iterator[None]:
+    """Let a platform session write one tenant's rows for the duration of the block.
+
+    For kernel services that record a tenant-owned fact (an audit entry) in the same
+    transaction as a platform change. Plugins never get this: their sessions are tenant-bound.
+    """
+    previous = scope_of(session)
+    bind_scope(session, DataScope.tenant(tenant_id))
+    _apply_database_settings(session, DataScope.tenant(tenant_id))
+    try:
+        yield
+    finally:
+        bind_scope(session, previous)
+        _apply_database_settings(session, previous)
+
+
+def install_scope_guards(factory: sessionmaker[Session]) -> None:
+    """Attach the tenant guards to every session ``factory`` makes."""
+    event.listen(factory, "do_orm_execute", _guard_statement)
+    event.listen(factory, "before_flush", _guard_flush)
+    event.listen(factory, "after_begin", _on_begin)
+
+
+def _on_begin(session: Session, _transaction: Any, connection: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        _set_pg_scope(connection, scope_of(session))
+
+
+def _apply_database_settings(session: Session, scope: DataScope) -> None:
+    if session.in_transaction():
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            _set_pg_scope(connection, scope)
+
+
+def _set_pg_scope(connection: Any, scope: DataScope) -> None:
+    connection.execute(
+        text("SELECT set_config(:read_key, :read, true), set_config(:write_key, :write, true)"),
+        {
+            "read_key": READ_SETTING,
+            "read": ",".join(str(t) for t in sorted(scope.read)),
+            "write_key": WRITE_SETTING,
+            "write": "" if scope.write is None else str(scope.write),
+        },
+    )
+
+
+def _tenant_mappers(state: ORMExecuteState) -> list[Any]:
+    """The tenant-owned classes whose tables the statement reads or writes, wherever they appear
+    (entity, select_from, join, subquery). The filter goes through the ORM: a Core ``Table`` or
+    ``text()`` is not filtered here; on PostgreSQL row-level security still applies to them."""
+    by_table = _tenant_owned_tables()
+    if not by_table:
+        return []
+    tables = find_tables(state.statement, include_crud=True, check_columns=True)
+    return list({by_table[t]: None for t in tables if t in by_table})
+
+
+def _tenant_owned_tables() -> dict[Any, type]:
+    found: dict[Any, type] = {}
+    pending: list[type] = [TenantOwned]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        table = getattr(cls, "__table__", None)
+        if table is not None:
+            found[table] = cls
+    return found
+
+
+def _guard_statement(state: ORMExecuteState) -> None:
+    owned = _tenant_mappers(state)
+    if not owned:
+        return
+    scope = scope_of(state.session)
+    names = ", ".join(sorted(cls.__tablename__ for cls in owned))  # type: ignore[attr-defined]
+    if scope.is_platform:
+        raise ScopeViolation(
+            f"the platform session cannot touch tenant-owned table(s) {names}; "
+            "open a tenant session (Database.tenant) or a subtree scope (Database.subtree)"
+        )
+    if state.is_select:
+        read_ids = sorted(scope.read)
+        state.statement = state.statement.options(
+            *(with_loader_criteria(cls, cls.tenant_id.in_(read_ids), include_aliases=True) for cls in owned)
+        )
+        return
+    if scope.write is None:
+        raise ScopeViolation(f"{scope.label} cannot write tenant-owned table(s) {names}")
+    write_id = scope.write
+    if state.is_update or state.is_delete:
+        state.statement = state.statement.options(
+            *(with_loader_criteria(cls, cls.tenant_id == write_id, include_aliases=True) for cls in owned)
+        )
+        return
+    if state.is_insert:
+        _check_bulk_insert(state, write_id, names)
+
+
+def _check_bulk_insert(state: ORMExecuteState, write_id: int, names: str) -> None:
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params] if params else []
+    if not rows:
+        raise ScopeViolation(
+            f"insert into {names}: pass rows as parameters (or use session.add) so the tenant can be checked"
+        )
+    for row in rows:
+        row.setdefault("tenant_id", write_id)
+        if row["tenant_id"] != write_id:
+            raise CrossTenantWrite(
+                f"insert into {names}: row for tenant {row['tenant_id']} in a session bound to tenant {write_id}"
+            )
+
+
+def _guard_flush(session: Session, _context: Any, _instances: Any) -> None:
+    changed = [obj for obj in (*session.new, *session.dirty, *session.deleted) if isinstance(obj, TenantOwned)]
+    if not changed:
+        return
+    scope = scope_of(session)
+    if scope.write is None:
+        table = changed[0].__tablename__  # type: ignore[attr-defined]
+        raise ScopeViolation(f"{scope.label} cannot write tenant-owned table {table}")
+    for obj in changed:
+        table = obj.__tablename__  # type: ignore[attr-defined]
+        if obj in session.new and obj.tenant_id is None:
+            obj.tenant_id = scope.write
+        history = inspect(obj).attrs.tenant_id.history
+        original = history.deleted[0] if history.deleted else obj.tenant_id
+        if obj.tenant_id != scope.write or original != scope.write:
+            raise CrossTenantWrite(
+                f"{table}: a row of tenant {original if original != scope.write else obj.tenant_id} "
+                f"cannot be written through a session bound to tenant {scope.write}"
+            )

@@ -1,0 +1,1 @@
+"""HTTP: the Starlette application and its middleware."""

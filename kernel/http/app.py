@@ -1,0 +1,43 @@
+"""The Starlette application, built from a kernel; nothing is global."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route, Router
+
+from nentang.kernel.http import tenant_routes
+from nentang.kernel.http.errors import nentang_error, unexpected_error
+from nentang.kernel.http.health import healthz, readyz
+from nentang.kernel.http.middleware.request_context import RequestContextMiddleware
+from nentang.kernel.http.middleware.tenant_binding import TenantBindingMiddleware
+from nentang.kernel.runtime import Kernel
+from nentang.sdk.errors import NentangError
+
+
+def create_app(kernel: Kernel, *, close_kernel_on_shutdown: bool = False) -> Starlette:
+    """The ASGI app for ``kernel``. With ``close_kernel_on_shutdown`` the app owns the kernel
+    (the server entry point); tests keep ownership and close it themselves."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if close_kernel_on_shutdown:
+            kernel.close()
+
+    tenant_app = TenantBindingMiddleware(Router(routes=tenant_routes.routes), kernel)
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Mount("/t/{tenant}", app=tenant_app),
+        ],
+        middleware=[Middleware(RequestContextMiddleware)],
+        exception_handlers={NentangError: nentang_error, Exception: unexpected_error},
+        lifespan=lifespan,
+    )
+    app.state.kernel = kernel
+    return app

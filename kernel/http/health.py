@@ -1,0 +1,24 @@
+"""Probes: ``/healthz`` says the process is up; ``/readyz`` that it can serve (database, migrations)."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from nentang.kernel.http.state import kernel_of
+
+
+async def healthz(_request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    readiness = await run_in_threadpool(kernel_of(request).readiness)
+    body = {
+        "status": "ready" if readiness.ready else "not ready",
+        "checks": {"database": readiness.database, "migrations": readiness.migrations},
+    }
+    if readiness.detail:
+        body["detail"] = readiness.detail
+    return JSONResponse(body, status_code=200 if readiness.ready else 503)

@@ -1,0 +1,70 @@
+"""Kernel settings: one frozen value passed to ``create_kernel``; read from the environment
+only by the command-line entry point (:meth:`Settings.from_environ`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from nentang.sdk.errors import ValidationFailed
+
+Mode = Literal["production", "development"]
+
+#: The embedded default: one SQLite file under ./var/, nothing to install.
+DEFAULT_DATABASE_URL = "sqlite:///var/nentang.db"
+#: The PostgreSQL role the application runs as; it never bypasses row-level security.
+DEFAULT_APP_ROLE = "nentang_app"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    #: SQLAlchemy URL of the database; migrations run as this URL's user (the schema owner).
+    database_url: str = DEFAULT_DATABASE_URL
+    #: PostgreSQL only: a URL that logs in directly as ``app_role``. When unset, the kernel
+    #: connects with ``database_url`` and switches each connection to ``app_role``.
+    app_database_url: str | None = None
+    #: PostgreSQL only: the role requests run as (created by the kernel's first migration).
+    app_role: str = DEFAULT_APP_ROLE
+    #: ``production`` refuses unapproved plugins; ``development`` (demo, tests) warns.
+    mode: Mode = "production"
+    #: Structured logs as JSON lines (``True``) or as readable console lines.
+    log_json: bool = True
+    #: Log level name for the kernel's structured logs.
+    log_level: str = "INFO"
+    #: Extra Alembic version locations (plugin migration branches not yet discovered by entry points).
+    extra_migration_locations: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Settings from ``NENTANG_*`` variables; unknown values fail with the variable's name."""
+        mode = environ.get("NENTANG_MODE", "production")
+        if mode not in ("production", "development"):
+            raise ValidationFailed(f"NENTANG_MODE must be 'production' or 'development', not {mode!r}")
+        log_format = environ.get("NENTANG_LOG_FORMAT", "json")
+        if log_format not in ("json", "console"):
+            raise ValidationFailed(f"NENTANG_LOG_FORMAT must be 'json' or 'console', not {log_format!r}")
+        return cls(
+            database_url=environ.get("NENTANG_DATABASE_URL", DEFAULT_DATABASE_URL),
+            app_database_url=environ.get("NENTANG_APP_DATABASE_URL") or None,
+            app_role=environ.get("NENTANG_APP_ROLE", DEFAULT_APP_ROLE),
+            mode=mode,  # type: ignore[arg-type]
+            log_json=log_format == "json",
+            log_level=environ.get("NENTANG_LOG_LEVEL", "INFO").upper(),
+        )
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL (``None`` for in-memory or non-SQLite URLs)."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix) or database_url.endswith(":memory:"):
+        return None
+    return Path(database_url[len(prefix) :])
