@@ -33,18 +33,21 @@ class Readiness:
 
 @final
 class Kernel:
-    __slots__ = ("_expected_heads", "audit", "db", "settings", "tenants")
+    __slots__ = ("_scripts", "audit", "db", "settings", "tenants")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings)
         self.audit = AuditLog()
         self.tenants = TenantService(self.db, self.audit)
-        self._expected_heads = migrate.script_heads(settings)
+        self._scripts = migrate.scripts(settings)
 
     def upgrade_database(self) -> set[str]:
         """Apply every pending migration (kernel and plugin branches)."""
         return migrate.upgrade(self.db.owner_engine, self.settings)
+
+    def pending_migrations(self) -> set[str]:
+        return migrate.pending_heads(self.db.owner_engine, self._scripts)
 
     def readiness(self) -> Readiness:
         try:
@@ -53,12 +56,13 @@ class Kernel:
         except Exception as exc:  # any driver error means "not reachable" to a probe
             return Readiness(database=False, migrations=False, detail=f"database unreachable: {type(exc).__name__}")
         try:
-            applied = migrate.applied_heads(self.db.app_engine)
+            pending = migrate.pending_heads(self.db.app_engine, self._scripts)
         except Exception as exc:
             return Readiness(database=True, migrations=False, detail=f"cannot read migrations: {type(exc).__name__}")
-        if applied != self._expected_heads:
-            missing = sorted(self._expected_heads - applied)
-            return Readiness(database=True, migrations=False, detail=f"migrations not at head: pending {missing}")
+        if pending:
+            return Readiness(
+                database=True, migrations=False, detail=f"migrations not at head: pending {sorted(pending)}"
+            )
         return Readiness(database=True, migrations=True)
 
     def close(self) -> None:

@@ -25,7 +25,6 @@ def current() -> None:
     """Show the applied revisions and whether any are pending."""
     with open_kernel() as kernel:
         applied = migrate.applied_heads(kernel.db.owner_engine)
-        expected = migrate.script_heads(kernel.settings)
         typer.echo(f"applied: {', '.join(sorted(applied)) or '(none)'}")
-        pending = expected - applied
+        pending = kernel.pending_migrations()
         typer.echo(f"pending: {', '.join(sorted(pending))}" if pending else "up to date")

@@ -8,7 +8,7 @@ each plugin's first revision sets ``branch_labels = ("<plugin>",)`` and ``depend
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -63,6 +63,36 @@ def upgrade(engine: Engine, settings: Settings, target: str = "heads") -> set[st
 
 def script_heads(settings: Settings) -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+
+
+def scripts(settings: Settings) -> ScriptDirectory:
+    """The migration scripts of the kernel and every plugin branch (parsed once; reuse it)."""
+    return ScriptDirectory.from_config(alembic_config(settings))
+
+
+def pending_heads(engine: Engine, script: ScriptDirectory) -> set[str]:
+    """Heads of the migration scripts not yet applied to the database.
+
+    Alembic records only the tips of what it applied: a plugin revision that depends on the
+    kernel's stands for both. So a head counts as applied when an applied revision reaches it
+    through down-revisions or dependencies.
+    """
+    covered: set[str] = set()
+    pending = list(applied_heads(engine))
+    while pending:
+        revision = script.get_revision(pending.pop())
+        if revision is None or revision.revision in covered:
+            continue
+        covered.add(revision.revision)
+        pending.extend(_as_tuple(revision.down_revision))
+        pending.extend(_as_tuple(revision.dependencies))
+    return set(script.get_heads()) - covered
+
+
+def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def applied_heads(engine: Engine) -> set[str]:

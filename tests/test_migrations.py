@@ -1,0 +1,46 @@
+"""Migrations: any database reaches head with one call; plugin branches apply beside the kernel's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from nentang.kernel.data import migrate
+from nentang.kernel.runtime import create_kernel
+from nentang.kernel.settings import Settings
+from tests.conftest import NOTES_MIGRATIONS, ON_POSTGRES, make_settings
+
+
+def test_an_empty_database_reaches_head_and_a_second_upgrade_is_a_no_op(tmp_path: Path) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path}/fresh.db")
+    kernel = create_kernel(settings)
+    try:
+        assert not kernel.readiness().ready
+        assert "pending" in kernel.readiness().detail
+        heads = kernel.upgrade_database()
+        assert heads == {"n0001"}  # the plugin revision depends on k0001, so it stands for both
+        assert kernel.pending_migrations() == set()
+        assert kernel.readiness().ready
+        assert kernel.upgrade_database() == heads
+        tables = set(inspect(kernel.db.owner_engine).get_table_names())
+        assert {"kernel_tenant", "kernel_audit", "kernel_audit_head", "testnotes_note"} <= tables
+    finally:
+        kernel.close()
+
+
+def test_without_the_plugin_branch_only_the_kernel_is_expected(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/kernel-only.db")
+    assert migrate.script_heads(settings) == {"k0001"}
+    assert migrate.script_heads(make_settings(settings.database_url)) == {"k0001", "n0001"}
+    assert NOTES_MIGRATIONS in migrate.version_locations(make_settings(settings.database_url))
+
+
+def test_the_suite_database_is_at_head(settings: Settings) -> None:
+    kernel = create_kernel(settings)
+    try:
+        readiness = kernel.readiness()
+        assert readiness.ready, readiness.detail
+        assert kernel.db.dialect == ("postgresql" if ON_POSTGRES else "sqlite")
+    finally:
+        kernel.close()
