@@ -9,11 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import final
 
+import structlog
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from nentang.kernel.audit.log import AuditLog
+from nentang.kernel.authz.service import Authorizer
 from nentang.kernel.data import migrate
 from nentang.kernel.data.database import Database
+from nentang.kernel.propagation.watcher import ChangeWatcher
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.service import TenantService
 
@@ -28,23 +32,51 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return self.database and self.migrations
+        return self.database and self.migrations and not self.detail
 
 
 @final
 class Kernel:
-    __slots__ = ("_scripts", "audit", "db", "settings", "tenants")
+    __slots__ = ("_scripts", "_start_error", "_started", "audit", "authz", "db", "settings", "tenants", "watcher")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings)
         self.audit = AuditLog()
         self.tenants = TenantService(self.db, self.audit)
+        self.watcher = ChangeWatcher(self.db.app_engine, listen_url=_listen_url(settings))
+        self.authz = Authorizer(self.db, self.audit, self.watcher)
         self._scripts = migrate.scripts(settings)
+        self._started = False
+        self._start_error = ""
+
+    def start(self) -> None:
+        """Load what every request needs and start hearing about other workers' changes.
+
+        Needs a migrated database; called by the server's lifespan (and by tests), not by
+        one-shot CLI commands.
+        """
+        if self._started:
+            return
+        self.authz.load()
+        self.watcher.start()
+        self._started = True
 
     def upgrade_database(self) -> set[str]:
-        """Apply every pending migration (kernel and plugin branches)."""
-        return migrate.upgrade(self.db.owner_engine, self.settings)
+        """Apply every pending migration (kernel and plugin branches), then the kernel's
+        declared permissions and role templates."""
+        heads = migrate.upgrade(self.db.owner_engine, self.settings)
+        with self.db.platform() as session, session.begin():
+            self.authz.sync_declarations(session)
+        return heads
+
+    def start_or_report(self) -> None:
+        """Start, or remember why not so that readiness says it (the process stays up for probes)."""
+        try:
+            self.start()
+        except Exception as exc:
+            self._start_error = f"kernel did not start: {type(exc).__name__}: {exc}"[:500]
+            structlog.get_logger("nentang.kernel").error("kernel.start_failed", error=self._start_error)
 
     def pending_migrations(self) -> set[str]:
         return migrate.pending_heads(self.db.owner_engine, self._scripts)
@@ -63,11 +95,22 @@ class Kernel:
             return Readiness(
                 database=True, migrations=False, detail=f"migrations not at head: pending {sorted(pending)}"
             )
+        if not self._started:
+            return Readiness(database=True, migrations=True, detail=self._start_error or "kernel not started")
         return Readiness(database=True, migrations=True)
 
     def close(self) -> None:
+        self.watcher.stop()
         self.db.dispose()
 
 
 def create_kernel(settings: Settings) -> Kernel:
     return Kernel(settings)
+
+
+def _listen_url(settings: Settings) -> str | None:
+    """A libpq URL for the LISTEN connection (PostgreSQL only)."""
+    if settings.is_sqlite:
+        return None
+    url = make_url(settings.app_database_url or settings.database_url)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -108,6 +108,9 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 def kernel(settings: Settings) -> Iterator[Kernel]:
     built = create_kernel(settings)
+    with built.db.platform() as session, session.begin():
+        built.authz.sync_declarations(session)  # on PostgreSQL the tables were just emptied
+    built.start()
     try:
         yield built
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import inspect
 
 from nentang.kernel.data import migrate
-from nentang.kernel.runtime import create_kernel
+from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
 from tests.conftest import NOTES_MIGRATIONS, ON_POSTGRES, make_settings
 
@@ -21,6 +21,8 @@ def test_an_empty_database_reaches_head_and_a_second_upgrade_is_a_no_op(tmp_path
         heads = kernel.upgrade_database()
         assert heads == {"k0002", "n0001"}  # n0001 depends on k0001, so it stands for it
         assert kernel.pending_migrations() == set()
+        assert kernel.readiness().detail == "kernel not started"
+        kernel.start()
         assert kernel.readiness().ready
         assert kernel.upgrade_database() == heads
         tables = set(inspect(kernel.db.owner_engine).get_table_names())
@@ -36,11 +38,7 @@ def test_without_the_plugin_branch_only_the_kernel_is_expected(tmp_path: Path) -
     assert NOTES_MIGRATIONS in migrate.version_locations(make_settings(settings.database_url))
 
 
-def test_the_suite_database_is_at_head(settings: Settings) -> None:
-    kernel = create_kernel(settings)
-    try:
-        readiness = kernel.readiness()
-        assert readiness.ready, readiness.detail
-        assert kernel.db.dialect == ("postgresql" if ON_POSTGRES else "sqlite")
-    finally:
-        kernel.close()
+def test_the_suite_database_is_at_head(kernel: Kernel) -> None:
+    readiness = kernel.readiness()
+    assert readiness.ready, readiness.detail
+    assert kernel.db.dialect == ("postgresql" if ON_POSTGRES else "sqlite")

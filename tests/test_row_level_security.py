@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import sessionmaker
+
+from nentang.kernel.data.scope import DataScope, bind_scope, install_scope_guards
 
 from nentang.kernel.runtime import Kernel
 from tests.conftest import Tree
@@ -78,11 +81,16 @@ def test_a_subtree_scope_reads_its_subtree_and_cannot_write(kernel: Kernel, tree
 
 def test_the_scope_does_not_leak_to_the_next_transaction(kernel: Kernel, tree: Tree) -> None:
     seed_notes(kernel, tree)
-    with kernel.db.tenant(tree.c1.id) as session, session.begin():
-        assert session.execute(text("SELECT count(*) FROM testnotes_note")).scalar() == 1
-        backend_pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
-    # the pool hands the same connection back; the transaction-local settings are gone
     with kernel.db.app_engine.connect() as conn:
-        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == backend_pid
+        # a guarded session on this one connection, as Database.tenant() makes them
+        factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint")
+        install_scope_guards(factory)
+        session = factory()
+        bind_scope(session, DataScope.tenant(tree.c1.id))
+        with session.begin():
+            assert session.execute(text("SELECT count(*) FROM testnotes_note")).scalar() == 1
+        session.close()
+        conn.commit()
+        # the same connection, outside the tenant's transaction: the settings are gone
         assert conn.execute(text("SELECT current_setting('nentang.read_tenants', true)")).scalar() in ("", None)
         assert conn.execute(text("SELECT count(*) FROM testnotes_note")).scalar() == 0

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, Router
 
@@ -24,6 +25,7 @@ def create_app(kernel: Kernel, *, close_kernel_on_shutdown: bool = False) -> Sta
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(kernel.start_or_report)
         yield
         if close_kernel_on_shutdown:
             kernel.close()

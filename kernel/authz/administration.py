@@ -1,0 +1,245 @@
+"""Delegated administration: who may create roles and grant them, where.
+
+The rules, each checked in the same transaction as the write it guards:
+
+- an administrator acts only at tenants where it holds the managing permission
+  (``kernel.roles.manage`` / ``kernel.grants.manage``), which means inside its own subtree;
+- a role may contain only permissions the administrator itself holds where the role lives;
+- a role may be granted only where it is visible (templates everywhere; a custom role in the
+  subtree of the tenant that defined it) and only if the administrator holds every permission
+  of the role at the tenant of the grant;
+- the last administrator grant of the root tenant cannot be revoked.
+
+So every permission anyone holds traces back, through a chain of such grants, to an operator's
+bootstrap grant: nobody can hand out, or give themselves, more than they hold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.orm import Session
+
+from nentang.kernel.authz.models import Grant, Permission, Role, RolePermission
+from nentang.kernel.authz.permissions import ADMIN_ROLE, GRANTS_MANAGE, ROLES_MANAGE
+from nentang.kernel.identity.actor import Actor
+from nentang.kernel.propagation import topics
+from nentang.kernel.propagation.versions import bump
+from nentang.kernel.tenancy.models import Tenant, path_ids, utcnow
+from nentang.sdk.errors import Conflict, NotFound, PermissionDenied, TenantNotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from nentang.kernel.authz.service import Authorizer
+
+_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
+_PRINCIPAL = re.compile(r"^(user|token):[1-9][0-9]{0,18}$")
+
+
+def create_role(
+    authz: Authorizer,
+    session: Session,
+    *,
+    actor: Actor,
+    tenant_id: int,
+    name: str,
+    permissions: Iterable[str],
+    description: str,
+) -> Role:
+    wanted = frozenset(permissions)
+    if not _ROLE_NAME.match(name or ""):
+        raise ValidationFailed(f"role name {name!r}: 2-64 characters, lower-case letters, digits, '_', '.', '-'")
+    if not wanted:
+        raise ValidationFailed(f"role {name!r} needs at least one permission")
+    tenant = _tenant(session, tenant_id)
+    _check_declared(session, wanted)
+    held = authz.permissions_in(session, str(actor), tenant_id)
+    _require(held, ROLES_MANAGE, actor, tenant)
+    _require_subset(wanted, held, actor, tenant, what=f"role {name!r}")
+    if session.scalar(select(Role.id).where(Role.tenant_id == tenant_id, Role.name == name)) is not None:
+        raise Conflict(f"tenant {tenant.code!r} already has a role named {name!r}", code="authz.role_exists")
+    role = Role(tenant_id=tenant_id, name=name, description=description, declared_by="custom", created_by=str(actor))
+    session.add(role)
+    session.flush()
+    for perm in sorted(wanted):
+        session.add(RolePermission(role_id=role.id or 0, permission=perm))
+    session.flush()
+    authz.audit.append(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="role.create",
+        target=name,
+        detail={"role_id": role.id, "permissions": sorted(wanted)},
+    )
+    bump(session, topics.AUTHZ, f"role:{role.id}")
+    return role
+
+
+def update_role(authz: Authorizer, session: Session, *, actor: Actor, role_id: int, permissions: Iterable[str]) -> Role:
+    wanted = frozenset(permissions)
+    role = session.get(Role, role_id)
+    if role is None:
+        raise NotFound(f"no role with id {role_id}", code="authz.role_not_found")
+    if role.tenant_id is None:
+        raise PermissionDenied(
+            f"role {role.name!r} is a template declared by {role.declared_by}; define a custom role instead",
+            code="authz.template_read_only",
+        )
+    if not wanted:
+        raise ValidationFailed(f"role {role.name!r} needs at least one permission")
+    tenant = _tenant(session, role.tenant_id)
+    _check_declared(session, wanted)
+    held = authz.permissions_in(session, str(actor), role.tenant_id)
+    _require(held, ROLES_MANAGE, actor, tenant)
+    _require_subset(wanted, held, actor, tenant, what=f"role {role.name!r}")
+    current = set(session.scalars(select(RolePermission.permission).where(RolePermission.role_id == role_id)))
+    for perm in wanted - current:
+        session.add(RolePermission(role_id=role_id, permission=perm))
+    for perm in current - wanted:
+        session.delete(session.get(RolePermission, (role_id, perm)))
+    role.updated_at = utcnow()
+    session.flush()
+    authz.audit.append(
+        session,
+        tenant_id=role.tenant_id,
+        actor=actor,
+        action="role.update",
+        target=role.name,
+        detail={"role_id": role_id, "added": sorted(wanted - current), "removed": sorted(current - wanted)},
+    )
+    bump(session, topics.AUTHZ, f"role:{role_id}")
+    return role
+
+
+def grant(
+    authz: Authorizer,
+    session: Session,
+    *,
+    actor: Actor,
+    principal: str,
+    role: str,
+    tenant_id: int,
+    checked: bool = True,
+) -> Grant:
+    if not _PRINCIPAL.match(principal or ""):
+        raise ValidationFailed(f"principal {principal!r} must look like 'user:<id>' or 'token:<id>'")
+    tenant = _tenant(session, tenant_id)
+    role_row = _visible_role(session, role, tenant)
+    role_perms = frozenset(
+        session.scalars(select(RolePermission.permission).where(RolePermission.role_id == role_row.id))
+    )
+    if checked:
+        held = authz.permissions_in(session, str(actor), tenant_id)
+        _require(held, GRANTS_MANAGE, actor, tenant)
+        _require_subset(role_perms, held, actor, tenant, what=f"role {role_row.name!r}")
+    row = Grant(principal=principal, role_id=role_row.id or 0, tenant_id=tenant_id, granted_by=str(actor))
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except SAIntegrityError:
+        raise Conflict(
+            f"{principal} already holds role {role_row.name!r} at {tenant.code!r}", code="authz.grant_exists"
+        ) from None
+    authz.audit.append(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="grant.create",
+        target=principal,
+        detail={"role": role_row.name, "role_id": role_row.id, "grant_id": row.id, "checked": checked},
+    )
+    bump(session, topics.AUTHZ, principal)
+    return row
+
+
+def revoke(authz: Authorizer, session: Session, *, actor: Actor, grant_id: int, checked: bool = True) -> None:
+    row = session.get(Grant, grant_id)
+    if row is None:
+        raise NotFound(f"no grant with id {grant_id}", code="authz.grant_not_found")
+    tenant = _tenant(session, row.tenant_id)
+    if checked:
+        _require(authz.permissions_in(session, str(actor), row.tenant_id), GRANTS_MANAGE, actor, tenant)
+    _protect_last_root_admin(session, row, tenant)
+    role_name = session.scalar(select(Role.name).where(Role.id == row.role_id))
+    session.delete(row)
+    session.flush()
+    authz.audit.append(
+        session,
+        tenant_id=row.tenant_id,
+        actor=actor,
+        action="grant.revoke",
+        target=row.principal,
+        detail={"role": role_name, "grant_id": grant_id},
+    )
+    bump(session, topics.AUTHZ, row.principal)
+
+
+def revoke_all_for(authz: Authorizer, session: Session, *, actor: Actor, principal: str) -> int:
+    """Remove every grant of ``principal`` (a revoked token, a disabled user). The caller has
+    already authorised the act that implies it."""
+    ids = list(session.scalars(select(Grant.id).where(Grant.principal == principal)))
+    for grant_id in ids:
+        revoke(authz, session, actor=actor, grant_id=grant_id, checked=False)
+    return len(ids)
+
+
+def _tenant(session: Session, tenant_id: int) -> Tenant:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise TenantNotFound(f"no tenant with id {tenant_id}")
+    return tenant
+
+
+def _visible_role(session: Session, name: str, tenant: Tenant) -> Role:
+    """The role called ``name`` that is nearest to ``tenant`` on its path, else the template."""
+    ancestry = path_ids(tenant.path)
+    candidates = session.scalars(
+        select(Role).where(Role.name == name, (Role.tenant_id.in_(ancestry)) | (Role.tenant_id.is_(None)))
+    ).all()
+    if not candidates:
+        raise ValidationFailed(f"no role {name!r} is visible at tenant {tenant.code!r}", code="authz.unknown_role")
+    depth = {tenant_id: i for i, tenant_id in enumerate(ancestry)}
+    return max(candidates, key=lambda r: -1 if r.tenant_id is None else depth[r.tenant_id])
+
+
+def _check_declared(session: Session, wanted: frozenset[str]) -> None:
+    known = set(session.scalars(select(Permission.name).where(Permission.name.in_(sorted(wanted)))))
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ValidationFailed(f"unknown permission(s): {', '.join(unknown)}", code="authz.unknown_permission")
+
+
+def _require(held: frozenset[str], permission: str, actor: Actor, tenant: Tenant) -> None:
+    if permission not in held:
+        raise PermissionDenied(f"{actor} may not {permission!r} at {tenant.code!r}", code="permission.denied")
+
+
+def _require_subset(wanted: frozenset[str], held: frozenset[str], actor: Actor, tenant: Tenant, *, what: str) -> None:
+    missing = sorted(wanted - held)
+    if missing:
+        raise PermissionDenied(
+            f"{actor} cannot hand out {what} at {tenant.code!r}: it does not itself hold {', '.join(missing)} there",
+            code="authz.escalation",
+        )
+
+
+def _protect_last_root_admin(session: Session, row: Grant, tenant: Tenant) -> None:
+    if tenant.parent_id is not None:
+        return
+    admin_id = session.scalar(select(Role.id).where(Role.tenant_id.is_(None), Role.name == ADMIN_ROLE))
+    if row.role_id != admin_id:
+        return
+    others = session.scalar(
+        select(func.count()).where(Grant.tenant_id == row.tenant_id, Grant.role_id == admin_id, Grant.id != row.id)
+    )
+    if not others:
+        raise Conflict(
+            f"{row.principal} is the last administrator of the central tenant {tenant.code!r}; "
+            "grant the role to someone else first",
+            code="authz.last_admin",
+        )

@@ -1,0 +1,170 @@
+"""The authoriser: "may this principal do this at this tenant?" — fast, and deny by default.
+
+A grant of role R to principal P at tenant T lets P use R's permissions at T and at every
+tenant below T. The hot path (:meth:`Authorizer.check`) is three dictionary look-ups: the
+tenant's ancestor ids, the principal's grants, and the memoised casbin decision per role.
+Writes that change who may do what go through ``administration.py`` and are checked *inside*
+their own transaction with :meth:`Authorizer.permissions_in`, never against a cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nentang.kernel.audit.log import AuditLog
+from nentang.kernel.authz import administration
+from nentang.kernel.authz.cache import grant_cache, tenant_path_cache
+from nentang.kernel.authz.models import Grant, Permission, Role, RolePermission
+from nentang.kernel.authz.permissions import KERNEL_PERMISSIONS, KERNEL_ROLE_TEMPLATES, PermissionSpec, RoleTemplate
+from nentang.kernel.authz.role_model import RoleModel
+from nentang.kernel.data.database import Database
+from nentang.kernel.identity.actor import Actor
+from nentang.kernel.propagation import topics
+from nentang.kernel.propagation.versions import bump
+from nentang.kernel.propagation.watcher import ChangeWatcher
+from nentang.kernel.tenancy.models import Tenant, path_ids
+from nentang.sdk.errors import PermissionDenied, TenantNotFound
+
+
+@final
+class Authorizer:
+    def __init__(self, db: Database, audit: AuditLog, watcher: ChangeWatcher) -> None:
+        self._db = db
+        self._audit = audit
+        self.model = RoleModel()
+        self.grants = grant_cache(db.app_engine)
+        self.paths = tenant_path_cache(db.app_engine)
+        watcher.subscribe(topics.AUTHZ, self._on_authz_change)
+        watcher.subscribe(topics.TENANCY, self.paths.evict)
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def load(self) -> int:
+        """Load the role → permission model (not the grants: those are read per principal)."""
+        return self.model.load(self._db.app_engine)
+
+    def _on_authz_change(self, key: str | None) -> None:
+        if key is None:
+            self.grants.evict(None)
+            self.model.load(self._db.app_engine)
+        elif key.startswith("role:"):
+            self.model.reload_role(self._db.app_engine, int(key.removeprefix("role:")))
+        else:
+            self.grants.evict(key)
+
+    # -- the hot path ----------------------------------------------------------------------
+
+    def check(self, principal: str, tenant_id: int, permission: str) -> bool:
+        """Whether ``principal`` holds ``permission`` at ``tenant_id`` (from the caches)."""
+        path = self.paths.get(tenant_id)
+        if not path:
+            return False
+        allows = self.model.allows
+        return any(t in path and allows(role_id, permission) for t, role_id in self.grants.get(principal))
+
+    def require(self, principal: str, tenant_id: int, permission: str) -> None:
+        if not self.check(principal, tenant_id, permission):
+            raise PermissionDenied(_denied(principal, tenant_id, permission), code="permission.denied")
+
+    # -- fresh reads, inside the caller's transaction ------------------------------------
+
+    def permissions_in(self, session: Session, principal: str, tenant_id: int) -> frozenset[str]:
+        """Everything ``principal`` may do at ``tenant_id``, read from the database now."""
+        tenant_path = session.scalar(select(Tenant.path).where(Tenant.id == tenant_id))
+        if tenant_path is None:
+            raise TenantNotFound(f"no tenant with id {tenant_id}")
+        rows = session.scalars(
+            select(RolePermission.permission)
+            .join(Grant, Grant.role_id == RolePermission.role_id)
+            .where(Grant.principal == principal, Grant.tenant_id.in_(path_ids(tenant_path)))
+        )
+        return frozenset(rows)
+
+    def require_in(self, session: Session, principal: str, tenant_id: int, permission: str) -> None:
+        if permission not in self.permissions_in(session, principal, tenant_id):
+            raise PermissionDenied(_denied(principal, tenant_id, permission), code="permission.denied")
+
+    # -- declarations ----------------------------------------------------------------------
+
+    def sync_declarations(
+        self,
+        session: Session,
+        *,
+        declared_by: str = "kernel",
+        permissions: Iterable[PermissionSpec] = KERNEL_PERMISSIONS,
+        templates: Iterable[RoleTemplate] = KERNEL_ROLE_TEMPLATES,
+    ) -> None:
+        """Upsert the permissions and role templates a component declares (idempotent)."""
+        for spec in permissions:
+            row = session.get(Permission, spec.name)
+            if row is None:
+                session.add(Permission(name=spec.name, description=spec.description, declared_by=declared_by))
+            else:
+                row.description = spec.description
+        session.flush()
+        for template in templates:
+            role = session.scalar(select(Role).where(Role.tenant_id.is_(None), Role.name == template.name))
+            if role is None:
+                role = Role(
+                    name=template.name,
+                    description=template.description,
+                    declared_by=declared_by,
+                    created_by=declared_by,
+                )
+                session.add(role)
+                session.flush()
+            current = set(session.scalars(select(RolePermission.permission).where(RolePermission.role_id == role.id)))
+            wanted = set(template.permissions)
+            for perm in wanted - current:
+                session.add(RolePermission(role_id=role.id or 0, permission=perm))
+            for perm in current - wanted:
+                session.delete(session.get(RolePermission, (role.id, perm)))
+            if wanted != current:
+                bump(session, topics.AUTHZ, f"role:{role.id}")
+        session.flush()
+
+    # -- administration (delegation-checked writes) --------------------------------------
+
+    def create_role(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        tenant_id: int,
+        name: str,
+        permissions: Iterable[str],
+        description: str = "",
+    ) -> Role:
+        return administration.create_role(
+            self, session, actor=actor, tenant_id=tenant_id, name=name, permissions=permissions, description=description
+        )
+
+    def update_role(self, session: Session, *, actor: Actor, role_id: int, permissions: Iterable[str]) -> Role:
+        return administration.update_role(self, session, actor=actor, role_id=role_id, permissions=permissions)
+
+    def grant(self, session: Session, *, actor: Actor, principal: str, role: str, tenant_id: int) -> Grant:
+        return administration.grant(self, session, actor=actor, principal=principal, role=role, tenant_id=tenant_id)
+
+    def grant_as_operator(self, session: Session, *, actor: Actor, principal: str, role: str, tenant_id: int) -> Grant:
+        """Bootstrap and operator path (CLI, demo): no delegation check, still audited."""
+        return administration.grant(
+            self, session, actor=actor, principal=principal, role=role, tenant_id=tenant_id, checked=False
+        )
+
+    def revoke(self, session: Session, *, actor: Actor, grant_id: int) -> None:
+        administration.revoke(self, session, actor=actor, grant_id=grant_id)
+
+    def revoke_all_for(self, session: Session, *, actor: Actor, principal: str) -> int:
+        return administration.revoke_all_for(self, session, actor=actor, principal=principal)
+
+    @property
+    def audit(self) -> AuditLog:
+        return self._audit
+
+
+def _denied(principal: str, tenant_id: int, permission: str) -> str:
+    return f"{principal} may not {permission!r} at tenant {tenant_id}"

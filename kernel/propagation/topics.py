@@ -1,0 +1,8 @@
+"""The topics whose changes every worker must hear about."""
+
+from typing import Final
+
+#: Grants, roles, role permissions. Key: a principal ("user:12"), "role:<id>", or none.
+AUTHZ: Final = "authz"
+#: The tenant tree. Key: a tenant id whose row appeared or changed, or none (a move: a subtree).
+TENANCY: Final = "tenancy"
