@@ -45,6 +45,7 @@ class Kernel:
         self.audit = AuditLog()
         self.tenants = TenantService(self.db, self.audit)
         self.watcher = ChangeWatcher(self.db.app_engine, listen_url=_listen_url(settings))
+        self.db.on_commit(self.watcher.committed_here)
         self.authz = Authorizer(self.db, self.audit, self.watcher)
         self._scripts = migrate.scripts(settings)
         self._started = False

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from nentang.kernel.authz.models import Grant, Permission, Role, RolePermission
 from nentang.kernel.authz.permissions import ADMIN_ROLE, GRANTS_MANAGE, ROLES_MANAGE
 from nentang.kernel.identity.actor import Actor
+from nentang.kernel.identity.models import ApiToken, User
 from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
 from nentang.kernel.tenancy.models import Tenant, path_ids, utcnow
@@ -128,6 +129,7 @@ def grant(
     if not _PRINCIPAL.match(principal or ""):
         raise ValidationFailed(f"principal {principal!r} must look like 'user:<id>' or 'token:<id>'")
     tenant = _tenant(session, tenant_id)
+    _check_principal_exists(session, principal)
     role_row = _visible_role(session, role, tenant)
     role_perms = frozenset(
         session.scalars(select(RolePermission.permission).where(RolePermission.role_id == role_row.id))
@@ -193,6 +195,13 @@ def _tenant(session: Session, tenant_id: int) -> Tenant:
     if tenant is None:
         raise TenantNotFound(f"no tenant with id {tenant_id}")
     return tenant
+
+
+def _check_principal_exists(session: Session, principal: str) -> None:
+    kind, _, ident = principal.partition(":")
+    model = User if kind == "user" else ApiToken
+    if session.get(model, int(ident)) is None:
+        raise ValidationFailed(f"principal {principal!r} does not exist", code="authz.unknown_principal")
 
 
 def _visible_role(session: Session, name: str, tenant: Tenant) -> Role:

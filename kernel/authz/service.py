@@ -9,9 +9,12 @@ their own transaction with :meth:`Authorizer.permissions_in`, never against a ca
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from typing import final
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,12 +25,13 @@ from nentang.kernel.authz.models import Grant, Permission, Role, RolePermission
 from nentang.kernel.authz.permissions import KERNEL_PERMISSIONS, KERNEL_ROLE_TEMPLATES, PermissionSpec, RoleTemplate
 from nentang.kernel.authz.role_model import RoleModel
 from nentang.kernel.data.database import Database
+from nentang.kernel.data.scope import run_after_transaction
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
 from nentang.kernel.propagation.watcher import ChangeWatcher
 from nentang.kernel.tenancy.models import Tenant, path_ids
-from nentang.sdk.errors import PermissionDenied, TenantNotFound
+from nentang.sdk.errors import Conflict, NentangError, PermissionDenied, TenantNotFound
 
 
 @final
@@ -128,6 +132,8 @@ class Authorizer:
         session.flush()
 
     # -- administration (delegation-checked writes) --------------------------------------
+    # Each runs in the caller's transaction. A refusal is a security event: it is audited in a
+    # transaction of its own (the caller's rolls back), then re-raised.
 
     def create_role(
         self,
@@ -139,15 +145,25 @@ class Authorizer:
         permissions: Iterable[str],
         description: str = "",
     ) -> Role:
-        return administration.create_role(
-            self, session, actor=actor, tenant_id=tenant_id, name=name, permissions=permissions, description=description
-        )
+        with self._audited_refusal(session, actor, tenant_id, "role.create", name):
+            return administration.create_role(
+                self,
+                session,
+                actor=actor,
+                tenant_id=tenant_id,
+                name=name,
+                permissions=permissions,
+                description=description,
+            )
 
     def update_role(self, session: Session, *, actor: Actor, role_id: int, permissions: Iterable[str]) -> Role:
-        return administration.update_role(self, session, actor=actor, role_id=role_id, permissions=permissions)
+        role = session.get(Role, role_id)
+        with self._audited_refusal(session, actor, role.tenant_id if role else None, "role.update", f"role:{role_id}"):
+            return administration.update_role(self, session, actor=actor, role_id=role_id, permissions=permissions)
 
     def grant(self, session: Session, *, actor: Actor, principal: str, role: str, tenant_id: int) -> Grant:
-        return administration.grant(self, session, actor=actor, principal=principal, role=role, tenant_id=tenant_id)
+        with self._audited_refusal(session, actor, tenant_id, "grant.create", principal, role=role):
+            return administration.grant(self, session, actor=actor, principal=principal, role=role, tenant_id=tenant_id)
 
     def grant_as_operator(self, session: Session, *, actor: Actor, principal: str, role: str, tenant_id: int) -> Grant:
         """Bootstrap and operator path (CLI, demo): no delegation check, still audited."""
@@ -156,10 +172,40 @@ class Authorizer:
         )
 
     def revoke(self, session: Session, *, actor: Actor, grant_id: int) -> None:
-        administration.revoke(self, session, actor=actor, grant_id=grant_id)
+        row = session.get(Grant, grant_id)
+        with self._audited_refusal(session, actor, row.tenant_id if row else None, "grant.revoke", f"grant:{grant_id}"):
+            administration.revoke(self, session, actor=actor, grant_id=grant_id)
 
     def revoke_all_for(self, session: Session, *, actor: Actor, principal: str) -> int:
         return administration.revoke_all_for(self, session, actor=actor, principal=principal)
+
+    @contextmanager
+    def _audited_refusal(
+        self, session: Session, actor: Actor, tenant_id: int | None, attempted: str, target: str, **detail: str
+    ) -> Iterator[None]:
+        try:
+            yield
+        except (PermissionDenied, Conflict) as refusal:
+            if tenant_id is not None and (isinstance(refusal, PermissionDenied) or refusal.code == "authz.last_admin"):
+                record = partial(self._record_refusal, actor, tenant_id, attempted, target, refusal, detail)
+                run_after_transaction(session, record)
+            raise
+
+    def _record_refusal(
+        self, actor: Actor, tenant_id: int, attempted: str, target: str, refusal: NentangError, detail: dict[str, str]
+    ) -> None:
+        try:
+            with self._db.platform() as session, session.begin():
+                self._audit.append(
+                    session,
+                    tenant_id=tenant_id,
+                    actor=actor,
+                    action="authz.refused",
+                    target=target,
+                    detail={"attempted": attempted, "code": refusal.code, "reason": refusal.message, **detail},
+                )
+        except Exception as exc:  # the refusal stands even if its record cannot be written
+            structlog.get_logger("nentang.authz").error("authz.refusal_not_audited", error=repr(exc))
 
     @property
     def audit(self) -> AuditLog:

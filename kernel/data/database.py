@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from typing import final
+from collections.abc import Callable
+from typing import Any, Final, final
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from nentang.kernel.data.engines import create_app_engine, create_owner_engine
 from nentang.kernel.data.scope import DataScope, bind_scope, install_scope_guards
 from nentang.kernel.settings import Settings
+
+CHANGES_KEY: Final = "nentang.changes"
+
+
+def record_change(session: Session, change: object) -> None:
+    """Note a change of shared state, delivered to :meth:`Database.on_commit` listeners on commit."""
+    session.info.setdefault(CHANGES_KEY, []).append(change)
 
 
 @final
@@ -20,7 +28,7 @@ class Database:
     session has a scope and the guards in ``scope.py`` apply to it.
     """
 
-    __slots__ = ("_sessions", "app_engine", "owner_engine", "settings")
+    __slots__ = ("_commit_listeners", "_sessions", "app_engine", "owner_engine", "settings")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -31,6 +39,23 @@ class Database:
             self.app_engine = create_app_engine(settings.database_url, settings.app_database_url, settings.app_role)
         self._sessions = sessionmaker(self.app_engine, expire_on_commit=False)
         install_scope_guards(self._sessions)
+        self._commit_listeners: list[Callable[[list[Any]], None]] = []
+        event.listen(self._sessions, "after_commit", self._deliver_committed_changes)
+        event.listen(self._sessions, "after_rollback", lambda session: session.info.pop(CHANGES_KEY, None))
+
+    def on_commit(self, listener: Callable[[list[Any]], None]) -> None:
+        """Call ``listener`` with what :func:`record_change` noted, once that transaction committed.
+
+        This is how the worker that made a change sees it at once, before any notification
+        from the database comes back.
+        """
+        self._commit_listeners.append(listener)
+
+    def _deliver_committed_changes(self, session: Session) -> None:
+        changes = session.info.pop(CHANGES_KEY, None)
+        if changes:
+            for listener in self._commit_listeners:
+                listener(changes)
 
     @property
     def dialect(self) -> str:

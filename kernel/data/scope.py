@@ -15,7 +15,7 @@ row-level security policies enforce the same rule for raw SQL (defence in depth)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, final
@@ -29,6 +29,7 @@ from nentang.sdk.migrations import READ_SETTING, WRITE_SETTING
 from nentang.sdk.tables import TenantOwned
 
 _SCOPE_KEY: Final = "nentang.scope"
+_AFTER_KEY: Final = "nentang.after_transaction"
 
 
 @final
@@ -91,6 +92,24 @@ def install_scope_guards(factory: sessionmaker[Session]) -> None:
     event.listen(factory, "do_orm_execute", _guard_statement)
     event.listen(factory, "before_flush", _guard_flush)
     event.listen(factory, "after_begin", _on_begin)
+    event.listen(factory, "after_transaction_end", _run_after_transaction)
+
+
+def run_after_transaction(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's outermost transaction has ended, committed or not.
+
+    For records that must survive the caller's rollback (an audited refusal) without opening
+    a second writer while the caller may still hold the database's write lock.
+    """
+    session.info.setdefault(_AFTER_KEY, []).append(callback)
+
+
+def _run_after_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is not None or transaction.nested:
+        return
+    callbacks = session.info.pop(_AFTER_KEY, [])
+    for callback in callbacks:
+        callback()
 
 
 def _on_begin(session: Session, _transaction: Any, connection: Any) -> None:

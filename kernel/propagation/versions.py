@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
+from nentang.kernel.data.database import record_change
 from nentang.kernel.propagation.models import ChangeVersion
 
 #: The PostgreSQL channel every worker listens on; payload "topic:version:key" (key may be empty).
@@ -31,6 +32,7 @@ def bump(session: Session, topic: str, key: str | None = None) -> int:
         session.add(ChangeVersion(topic=topic, version=1))
         session.flush()
         version = 1
+    record_change(session, (topic, version, key))
     if session.get_bind().dialect.name == "postgresql":
         payload = f"{topic}:{version}:{key or ''}"
         if len(payload) > MAX_PAYLOAD:

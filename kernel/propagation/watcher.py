@@ -107,6 +107,11 @@ class ChangeWatcher:
             self._log.warning("propagation.listen_failed", error=type(exc).__name__, retry_in_s=1)
             self._stop.wait(1)
 
+    def committed_here(self, changes: list[tuple[str, int, str | None]]) -> None:
+        """Changes this worker just committed (see ``Database.on_commit``): apply them now."""
+        for topic, version, key in changes:
+            self._heard(topic, version, key)
+
     def _on_payload(self, payload: str) -> None:
         topic, _, rest = payload.partition(":")
         version_text, _, key = rest.partition(":")
@@ -115,8 +120,11 @@ class ChangeWatcher:
         except ValueError:
             self._notify(topic, None)
             return
+        self._heard(topic, version, key or None)
+
+    def _heard(self, topic: str, version: int, key: str | None) -> None:
         # The next version in sequence: evict just the key, and the poll will not flush the
-        # topic again. A gap means a notification was missed: the poll flushes the topic.
+        # whole topic again. A gap means a change was missed: the next poll flushes the topic.
         if self._versions.get(topic, 0) + 1 == version:
             self._versions[topic] = version
-        self._notify(topic, key or None)
+        self._notify(topic, key)
