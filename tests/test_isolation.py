@@ -110,3 +110,42 @@ def test_subtree_scope_reads_the_subtree_and_writes_nothing(kernel: Kernel, tree
         with pytest.raises(ScopeViolation, match="read-only"):
             session.execute(delete(Note))
     assert bodies(kernel, tree.c1.id) == ["c1"]
+
+
+def test_core_table_statements_on_tenant_owned_tables_are_refused(kernel: Kernel, tree: Tree) -> None:
+    from sqlalchemy import exists
+
+    from nentang.kernel.tenancy.models import Tenant
+
+    add_note(kernel, tree.c1.id, 1, "c1")
+    add_note(kernel, tree.c2.id, 1, "c2")
+    table = Note.__table__
+    with kernel.db.tenant(tree.c2.id) as session:
+        for statement in (
+            select(table),
+            update(table).values(body="defaced"),
+            delete(table),
+            select(Tenant).where(exists().where(table.c.tenant_id == Tenant.id)),
+        ):
+            with pytest.raises(ScopeViolation, match="through Core"):
+                session.execute(statement)
+            session.rollback()
+    assert bodies(kernel, tree.c1.id) == ["c1"]
+    assert bodies(kernel, tree.c2.id) == ["c2"]
+
+
+def test_orm_statements_in_every_position_are_filtered(kernel: Kernel, tree: Tree) -> None:
+    from sqlalchemy import exists
+
+    from nentang.kernel.tenancy.models import Tenant
+
+    add_note(kernel, tree.c1.id, 1, "c1")
+    add_note(kernel, tree.c2.id, 1, "c2")
+    with kernel.db.tenant(tree.c2.id) as session:
+        assert session.scalar(select(func.count()).select_from(Note)) == 1
+        in_subquery = select(Tenant.code).where(Tenant.id.in_(select(Note.tenant_id)))
+        assert session.scalars(in_subquery).all() == ["00002"]
+        joined = select(Tenant.code).join(Note, Note.tenant_id == Tenant.id)
+        assert session.scalars(joined).all() == ["00002"]
+        correlated = select(Tenant.code).where(exists().where(Note.tenant_id == Tenant.id))
+        assert session.scalars(correlated).all() == ["00002"]

@@ -8,7 +8,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from nentang.kernel.data.scope import DataScope, bind_scope, install_scope_guards
-
 from nentang.kernel.runtime import Kernel
 from tests.conftest import Tree
 

@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, final
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.util import find_tables
 
 from nentang.sdk.errors import CrossTenantWrite, ScopeViolation
@@ -138,13 +139,35 @@ def _set_pg_scope(connection: Any, scope: DataScope) -> None:
 
 def _tenant_mappers(state: ORMExecuteState) -> list[Any]:
     """The tenant-owned classes whose tables the statement reads or writes, wherever they appear
-    (entity, select_from, join, subquery). The filter goes through the ORM: a Core ``Table`` or
-    ``text()`` is not filtered here; on PostgreSQL row-level security still applies to them."""
+    (entity, select_from, join, subquery). The filter goes through the ORM, so a tenant-owned
+    table named through Core (``Note.__table__``) is refused rather than silently unfiltered;
+    ``text()`` is invisible here, and on PostgreSQL row-level security still applies to it."""
     by_table = _tenant_owned_tables()
     if not by_table:
         return []
-    tables = find_tables(state.statement, include_crud=True, check_columns=True)
-    return list({by_table[t]: None for t in tables if t in by_table})
+    owned = [t for t in find_tables(state.statement, include_crud=True, check_columns=True) if t in by_table]
+    if not owned:
+        return []
+    through_orm = _tables_named_through_orm(state.statement)
+    bare = sorted({t.name for t in owned} - through_orm)
+    if bare:
+        raise ScopeViolation(
+            f"tenant-owned table(s) {', '.join(bare)} used through Core; "
+            "query the mapped class so the tenant filter can be applied"
+        )
+    return list({by_table[t]: None for t in owned})
+
+
+def _tables_named_through_orm(statement: Any) -> set[str]:
+    names: set[str] = set()
+    for element in visitors.iterate(statement):
+        annotations = getattr(element, "_annotations", None)
+        if not annotations or "parententity" not in annotations:
+            continue
+        table = element if isinstance(element, Table) else getattr(element, "table", None)
+        if isinstance(table, Table):
+            names.add(table.name)
+    return names
 
 
 def _tenant_owned_tables() -> dict[Any, type]:
