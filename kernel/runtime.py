@@ -17,6 +17,11 @@ from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.authz.service import Authorizer
 from nentang.kernel.data import migrate
 from nentang.kernel.data.database import Database
+from nentang.kernel.identity.login import LoginService
+from nentang.kernel.identity.passwords import Passwords
+from nentang.kernel.identity.sessions import SessionService
+from nentang.kernel.identity.tokens import TokenService
+from nentang.kernel.identity.users import UserService
 from nentang.kernel.propagation.watcher import ChangeWatcher
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.service import TenantService
@@ -37,7 +42,22 @@ class Readiness:
 
 @final
 class Kernel:
-    __slots__ = ("_scripts", "_start_error", "_started", "audit", "authz", "db", "settings", "tenants", "watcher")
+    __slots__ = (
+        "_scripts",
+        "_start_error",
+        "_started",
+        "audit",
+        "authz",
+        "db",
+        "login",
+        "passwords",
+        "sessions",
+        "settings",
+        "tenants",
+        "tokens",
+        "users",
+        "watcher",
+    )
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -47,6 +67,12 @@ class Kernel:
         self.watcher = ChangeWatcher(self.db.app_engine, listen_url=_listen_url(settings))
         self.db.on_commit(self.watcher.committed_here)
         self.authz = Authorizer(self.db, self.audit, self.watcher)
+        identity = settings.identity
+        self.passwords = Passwords(identity.password_hashing)
+        self.users = UserService(self.db, self.audit, self.authz, self.passwords)
+        self.login = LoginService(self.db, self.audit, self.passwords, identity)
+        self.sessions = SessionService(self.db, identity)
+        self.tokens = TokenService(self.db, self.audit, self.authz, identity)
         self._scripts = migrate.scripts(settings)
         self._started = False
         self._start_error = ""

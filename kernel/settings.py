@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from nentang.kernel.identity.config import IdentitySettings
 from nentang.sdk.errors import ValidationFailed
 
 Mode = Literal["production", "development"]
@@ -35,6 +36,8 @@ class Settings:
     log_level: str = "INFO"
     #: Extra Alembic version locations (plugin migration branches not yet discovered by entry points).
     extra_migration_locations: tuple[str, ...] = field(default_factory=tuple)
+    #: Password cost, login throttling, web sessions and their cookie (``kernel/identity/config.py``).
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
 
     @property
     def is_sqlite(self) -> bool:
@@ -59,6 +62,7 @@ class Settings:
             mode=mode,  # type: ignore[arg-type]
             log_json=log_format == "json",
             log_level=environ.get("NENTANG_LOG_LEVEL", "INFO").upper(),
+            identity=IdentitySettings.from_environ(environ),
         )
 
 

@@ -1,0 +1,59 @@
+"""Identity settings: password cost, login throttling, web-session lifetimes, the session cookie.
+
+One frozen value, held by :class:`~nentang.kernel.settings.Settings` as ``settings.identity``, so a
+test passes cheap password hashing or short timeouts to its own kernel without touching a global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Final, final
+
+from nentang.kernel.identity.passwords import HashParameters
+from nentang.sdk.errors import ValidationFailed
+
+SESSION_COOKIE_NAME: Final = "nentang_session"
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class IdentitySettings:
+    #: Cost of each argon2id hash; tests pass a cheap one.
+    password_hashing: HashParameters = field(default_factory=HashParameters)
+    #: Failed sign-ins for one username within ``login_window`` before the name is locked.
+    login_max_failures: int = 5
+    #: How far back failures count.
+    login_window: timedelta = timedelta(minutes=15)
+    #: How long a locked name refuses every attempt (without checking the password).
+    login_lockout: timedelta = timedelta(minutes=15)
+    #: A web session ends after this long without a request.
+    session_idle_timeout: timedelta = timedelta(minutes=30)
+    #: ...and in any case this long after sign-in.
+    session_lifetime: timedelta = timedelta(hours=12)
+    #: The cookie that carries the web session's secret.
+    session_cookie_name: str = SESSION_COOKIE_NAME
+    #: ``True`` (the default): the session cookie is always ``Secure``. ``False``: it is sent
+    #: without ``Secure`` only on a plain-http request to a loopback host (the embedded demo);
+    #: any other request still gets ``Secure``.
+    session_cookie_secure: bool = True
+    #: How often at most a session's ``last_seen_at`` or a token's ``last_used_at`` is written,
+    #: so that a busy client does not cost one write per request.
+    touch_interval: timedelta = timedelta(minutes=1)
+
+    def __post_init__(self) -> None:
+        if self.login_max_failures < 1:
+            raise ValidationFailed("login_max_failures must be at least 1")
+        if self.session_idle_timeout > self.session_lifetime:
+            raise ValidationFailed("session_idle_timeout cannot be longer than session_lifetime")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> IdentitySettings:
+        """The few identity settings an operator sets through ``NENTANG_*`` variables."""
+        raw = environ.get("NENTANG_SESSION_COOKIE_SECURE", "true").strip().lower()
+        if raw not in _TRUE | _FALSE:
+            raise ValidationFailed(f"NENTANG_SESSION_COOKIE_SECURE must be 'true' or 'false', not {raw!r}")
+        return cls(session_cookie_secure=raw in _TRUE)

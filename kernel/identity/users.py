@@ -1,0 +1,259 @@
+"""Users: create, read, set a password, disable and enable — each act audited in the home tenant.
+
+Why two entry points per write: an administrator's act (``create_user``) is checked against the
+administrator's own permission (``kernel.users.manage`` at the user's home tenant, which a grant at
+any ancestor gives), read fresh inside the same transaction as the write, so a revoke that commits a
+moment earlier is honoured. An operator's act (``create_user_as_operator``: the CLI, the demo's
+bootstrap) has no principal to check — whoever runs the command already owns the server — so it
+says so in its name, accepts only ``system``/``cli`` actors, and is audited all the same.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final, final
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.orm import Session
+
+from nentang.kernel.audit.log import AuditLog
+from nentang.kernel.authz.permissions import USERS_MANAGE
+from nentang.kernel.data.database import Database
+from nentang.kernel.identity.actor import Actor
+from nentang.kernel.identity.models import User
+from nentang.kernel.identity.passwords import Passwords, check_password_policy
+from nentang.kernel.identity.sessions import revoke_all_for_user
+from nentang.kernel.identity.timeutil import now
+from nentang.kernel.identity.user_info import ACTIVE, DISABLED, UserInfo
+from nentang.kernel.tenancy.models import Tenant
+from nentang.sdk.errors import Conflict, NotFound, PermissionDenied, TenantNotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from nentang.kernel.authz.service import Authorizer
+
+#: Lower-case letters, digits, ".", "_" and "-"; 3-64 characters; starting with a letter or digit
+#: (so a name never reads as a command-line option).
+USERNAME_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+OPERATOR_KINDS: Final = frozenset({"system", "cli"})
+
+
+def check_username(username: str) -> str:
+    """The username if it follows the rules; otherwise a ValidationFailed that says which."""
+    if not isinstance(username, str) or not USERNAME_PATTERN.match(username):
+        raise ValidationFailed(
+            f"username {username!r} is not valid: 3-64 characters, lower-case letters a-z, digits, '.', '_' "
+            "or '-', starting with a letter or digit",
+            code="user.bad_username",
+        )
+    return username
+
+
+def user_by_name(session: Session, username: str) -> User:
+    row = session.scalar(select(User).where(User.username == username))
+    if row is None:
+        raise NotFound(f"no user named {username!r}", code="user.not_found")
+    return row
+
+
+@final
+class UserService:
+    __slots__ = ("_audit", "_authz", "_db", "_passwords")
+
+    def __init__(self, db: Database, audit: AuditLog, authz: Authorizer, passwords: Passwords) -> None:
+        self._db = db
+        self._audit = audit
+        self._authz = authz
+        self._passwords = passwords
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get(self, username: str) -> UserInfo:
+        with self._db.platform() as session:
+            return UserInfo.of(user_by_name(session, username))
+
+    def get_by_id(self, user_id: int) -> UserInfo:
+        with self._db.platform() as session:
+            row = session.get(User, user_id)
+            if row is None:
+                raise NotFound(f"no user with id {user_id}", code="user.not_found")
+            return UserInfo.of(row)
+
+    def list(self, *, home_tenant_code: str | None = None, limit: int = 100, after: str = "") -> list[UserInfo]:
+        """Users by username (paged with ``after``), optionally only those homed at one tenant."""
+        if limit < 1 or limit > 1000:
+            raise ValidationFailed(f"limit must be between 1 and 1000, not {limit}")
+        with self._db.platform() as session:
+            query = select(User).where(User.username > after).order_by(User.username).limit(limit)
+            if home_tenant_code is not None:
+                query = query.where(User.home_tenant_id == tenant_by_code(session, home_tenant_code).id)
+            return [UserInfo.of(r) for r in session.scalars(query)]
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create_user(
+        self,
+        actor: Actor,
+        *,
+        username: str,
+        display_name: str,
+        home_tenant_code: str,
+        password: str | None = None,
+        email: str | None = None,
+    ) -> UserInfo:
+        """Create a user homed at a tenant; ``actor`` must hold kernel.users.manage there.
+        Without a password the user can sign in only through the identity provider (OIDC)."""
+        return self._create(actor, username, display_name, home_tenant_code, password, email, checked=True)
+
+    def create_user_as_operator(
+        self,
+        actor: Actor,
+        *,
+        username: str,
+        display_name: str,
+        home_tenant_code: str,
+        password: str | None = None,
+        email: str | None = None,
+    ) -> UserInfo:
+        """The operator path (CLI, bootstrap): no permission check, only system/cli actors."""
+        require_operator(actor)
+        return self._create(actor, username, display_name, home_tenant_code, password, email, checked=False)
+
+    def set_password(self, actor: Actor, username: str, password: str) -> UserInfo:
+        """Set a new password (an administrator's reset); the user's open web sessions end."""
+        return self._set_password(actor, username, password, checked=True)
+
+    def set_password_as_operator(self, actor: Actor, username: str, password: str) -> UserInfo:
+        require_operator(actor)
+        return self._set_password(actor, username, password, checked=False)
+
+    def disable(self, actor: Actor, username: str, *, reason: str = "") -> UserInfo:
+        """Disable a user: no more sign-ins, and every open web session is revoked at once."""
+        return self._set_status(actor, username, DISABLED, reason, checked=True)
+
+    def disable_as_operator(self, actor: Actor, username: str, *, reason: str = "") -> UserInfo:
+        require_operator(actor)
+        return self._set_status(actor, username, DISABLED, reason, checked=False)
+
+    def enable(self, actor: Actor, username: str) -> UserInfo:
+        return self._set_status(actor, username, ACTIVE, "", checked=True)
+
+    def enable_as_operator(self, actor: Actor, username: str) -> UserInfo:
+        require_operator(actor)
+        return self._set_status(actor, username, ACTIVE, "", checked=False)
+
+    # -- implementation ------------------------------------------------------------------
+
+    def _create(
+        self,
+        actor: Actor,
+        username: str,
+        display_name: str,
+        home_tenant_code: str,
+        password: str | None,
+        email: str | None,
+        *,
+        checked: bool,
+    ) -> UserInfo:
+        check_username(username)
+        display_name = _check_display_name(display_name)
+        email = _check_email(email)
+        if password is not None:
+            check_password_policy(password, username=username)
+        with self._db.platform() as session, session.begin():
+            tenant = tenant_by_code(session, home_tenant_code)
+            if checked:
+                self._authz.require_in(session, str(actor), tenant.id or 0, USERS_MANAGE)
+            if session.scalar(select(User.id).where(User.username == username)) is not None:
+                raise _taken(username)
+            row = User(
+                username=username,
+                display_name=display_name,
+                email=email,
+                home_tenant_id=tenant.id or 0,
+                password_hash=self._passwords.hash(password) if password is not None else None,
+            )
+            session.add(row)
+            try:
+                session.flush()
+            except SAIntegrityError as exc:  # a concurrent create of the same name won the race
+                raise _taken(username) from exc
+            detail = {"user_id": row.id, "display_name": display_name, "with_password": password is not None}
+            self._audit.append(
+                session, tenant_id=tenant.id or 0, actor=actor, action="user.create", target=username, detail=detail
+            )
+            return UserInfo.of(row)
+
+    def _set_password(self, actor: Actor, username: str, password: str, *, checked: bool) -> UserInfo:
+        check_password_policy(password, username=username)
+        with self._db.platform() as session, session.begin():
+            row = user_by_name(session, username)
+            if checked:
+                self._authz.require_in(session, str(actor), row.home_tenant_id, USERS_MANAGE)
+            row.password_hash, row.updated_at = self._passwords.hash(password), now()
+            ended = revoke_all_for_user(session, row.id or 0)
+            self._audit.append(
+                session,
+                tenant_id=row.home_tenant_id,
+                actor=actor,
+                action="user.set_password",
+                target=username,
+                detail={"user_id": row.id, "sessions_revoked": ended},
+            )
+            return UserInfo.of(row)
+
+    def _set_status(self, actor: Actor, username: str, status: str, reason: str, *, checked: bool) -> UserInfo:
+        with self._db.platform() as session, session.begin():
+            row = user_by_name(session, username)
+            if checked:
+                self._authz.require_in(session, str(actor), row.home_tenant_id, USERS_MANAGE)
+            if row.status == status:
+                raise Conflict(f"user {username!r} is already {status}", code="user.unchanged")
+            row.status, row.updated_at = status, now()
+            detail: dict[str, object] = {"user_id": row.id}
+            if status == DISABLED:
+                detail["sessions_revoked"] = revoke_all_for_user(session, row.id or 0)
+            if reason:
+                detail["reason"] = reason
+            action = "user.disable" if status == DISABLED else "user.enable"
+            self._audit.append(
+                session, tenant_id=row.home_tenant_id, actor=actor, action=action, target=username, detail=detail
+            )
+            return UserInfo.of(row)
+
+
+def require_operator(actor: Actor) -> None:
+    """Operator paths skip the permission check, so only the server's operators may take them."""
+    if actor.kind not in OPERATOR_KINDS:
+        raise PermissionDenied(
+            f"{actor} cannot use an operator path; users and tokens act through the permission-checked methods",
+            code="permission.operator_only",
+        )
+
+
+def _taken(username: str) -> Conflict:
+    return Conflict(f"a user named {username!r} already exists; usernames are unique", code="user.taken")
+
+
+def tenant_by_code(session: Session, code: str) -> Tenant:
+    row = session.scalar(select(Tenant).where(Tenant.code == code))
+    if row is None:
+        raise TenantNotFound(f"no tenant with code {code!r}")
+    return row
+
+
+def _check_display_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 255:
+        raise ValidationFailed("display name must be 1-255 characters", code="user.bad_display_name")
+    return name
+
+
+def _check_email(email: str | None) -> str | None:
+    if email is None:
+        return None
+    email = email.strip()
+    local, at, domain = email.partition("@")
+    if not at or not local or "." not in domain or len(email) > 255 or any(c.isspace() for c in email):
+        raise ValidationFailed(f"e-mail address {email!r} is not valid", code="user.bad_email")
+    return email
