@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from nentang.kernel.audit.models import AuditEntry
+from nentang.kernel.authz.models import Grant
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.config import IdentitySettings
 from nentang.kernel.identity.models import ApiToken, WebSession
@@ -73,6 +74,11 @@ def actions(kernel: Kernel, tenant_id: int) -> list[str]:
 def token_rows(kernel: Kernel) -> int:
     with kernel.db.platform() as session:
         return session.scalar(select(func.count()).select_from(ApiToken)) or 0
+
+
+def grant_rows(kernel: Kernel) -> int:
+    with kernel.db.platform() as session:
+        return session.scalar(select(func.count()).select_from(Grant)) or 0
 
 
 def web_sessions(kernel: Kernel, user_id: int) -> list[WebSession]:

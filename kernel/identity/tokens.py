@@ -267,7 +267,7 @@ class TokenService:
                     .join(Role, Role.id == Grant.role_id)
                     .where(Grant.principal.in_(principals))
                     .order_by(Role.name)
-                ).tuples()
+                )
                 for principal, role_name in pairs:
                     roles.setdefault(principal, []).append(role_name)
             return [TokenInfo.of(r, tuple(roles.get(f"token:{r.id}", ()))) for r in rows]
