@@ -10,9 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, Router
 
-from nentang.kernel.http import tenant_routes
+from nentang.kernel.http import auth_routes, tenant_routes
 from nentang.kernel.http.errors import nentang_error, unexpected_error
 from nentang.kernel.http.health import healthz, readyz
+from nentang.kernel.http.middleware.authentication import AuthenticationMiddleware
 from nentang.kernel.http.middleware.request_context import RequestContextMiddleware
 from nentang.kernel.http.middleware.tenant_binding import TenantBindingMiddleware
 from nentang.kernel.runtime import Kernel
@@ -35,9 +36,10 @@ def create_app(kernel: Kernel, *, close_kernel_on_shutdown: bool = False) -> Sta
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *auth_routes.routes,
             Mount("/t/{tenant}", app=tenant_app),
         ],
-        middleware=[Middleware(RequestContextMiddleware)],
+        middleware=[Middleware(RequestContextMiddleware), Middleware(AuthenticationMiddleware, kernel=kernel)],
         exception_handlers={NentangError: nentang_error, Exception: unexpected_error},
         lifespan=lifespan,
     )

@@ -1,0 +1,165 @@
+"""Sign-in, sign-out and "who am I" for the web UI and for integrators.
+
+- ``POST /auth/login`` takes ``{username, password}`` as JSON or as a URL-encoded form, sets the
+  session cookie (HttpOnly, SameSite=Lax, Secure per ``identity.session_cookie_secure``) and returns
+  the user and the session's CSRF token. Wrong credentials → 401 ``auth.bad_credentials``; a locked
+  name → 429 ``auth.throttled`` with ``Retry-After``. A sign-in posted from another origin (the
+  ``Origin`` header names another site) is refused with 403 ``auth.csrf`` (login CSRF). A session
+  already open in this browser is ended, so a planted session id cannot survive sign-in (fixation).
+- ``POST /auth/logout`` ends the cookie's session (the middleware has already checked its CSRF token).
+- ``GET /auth/me`` describes the caller: a user by session, or a token with its tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from nentang.kernel.http.errors import error_body
+from nentang.kernel.http.state import caller_of, kernel_of
+from nentang.kernel.identity.caller import Caller
+from nentang.kernel.identity.timeutil import now
+from nentang.kernel.identity.user_info import UserInfo
+from nentang.sdk.errors import PermissionDenied, ValidationFailed
+
+MAX_LOGIN_BODY = 16 * 1024
+
+
+def user_json(user: UserInfo) -> dict[str, object]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "email": user.email,
+        "home_tenant_id": user.home_tenant_id,
+        "principal": user.principal,
+    }
+
+
+async def login(request: Request) -> Response:
+    kernel = kernel_of(request)
+    if not _same_origin(request):
+        return JSONResponse(
+            error_body("auth.csrf", "sign-in must be posted from this site (the Origin header names another)"),
+            status_code=403,
+        )
+    username, password = await _credentials(request)
+    client = request.client.host if request.client else None
+    try:
+        user = await run_in_threadpool(partial(kernel.login.authenticate, username, password, client=client))
+    except PermissionDenied as exc:
+        if exc.code != "auth.throttled":
+            return JSONResponse(error_body(exc.code, exc.message), status_code=401)
+        until = await run_in_threadpool(kernel.login.locked_until, username)
+        wait = max(1, math.ceil((until - now()).total_seconds())) if until else 60
+        return JSONResponse(error_body(exc.code, exc.message), status_code=429, headers={"Retry-After": str(wait)})
+    previous = caller_of(request).session
+    if previous is not None:
+        await run_in_threadpool(kernel.sessions.revoke, previous.id)
+    opened = await run_in_threadpool(kernel.sessions.create, user.id)
+    expires = opened.expires_at.isoformat() if opened.expires_at else None
+    response = JSONResponse({"user": user_json(user), "csrf_token": opened.csrf_token, "expires_at": expires})
+    response.set_cookie(
+        kernel.settings.identity.session_cookie_name,
+        opened.cookie_value,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=kernel.sessions.cookie_secure(scheme=request.url.scheme, host=request.url.hostname or ""),
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    kernel = kernel_of(request)
+    caller = caller_of(request)
+    if caller.session is None:
+        return _sign_in_first("sign-out needs the session cookie of a signed-in browser")
+    await run_in_threadpool(kernel.sessions.revoke, caller.session.id)
+    response = JSONResponse({"status": "signed out"})
+    response.delete_cookie(
+        kernel.settings.identity.session_cookie_name,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=kernel.sessions.cookie_secure(scheme=request.url.scheme, host=request.url.hostname or ""),
+    )
+    return response
+
+
+async def me(request: Request) -> Response:
+    caller = caller_of(request)
+    if not caller.authenticated:
+        return _sign_in_first("nobody is signed in: sign in, or send 'Authorization: Bearer <token>'")
+    return JSONResponse(await run_in_threadpool(_describe, request, caller))
+
+
+def _describe(request: Request, caller: Caller) -> dict[str, object]:
+    body: dict[str, object] = {"principal": caller.principal, "method": caller.method}
+    if caller.user is not None:
+        body["user"] = user_json(caller.user)
+    if caller.session is not None:
+        body["csrf_token"] = caller.session.csrf_token
+        body["session_expires_at"] = caller.session.expires_at.isoformat()
+    if caller.token is not None:
+        tenant = kernel_of(request).tenants.get_by_id(caller.token.tenant_id)
+        body["token"] = {
+            "id": caller.token.id,
+            "name": caller.token.name,
+            "prefix": caller.token.prefix,
+            "expires_at": caller.token.expires_at.isoformat(),
+        }
+        body["tenant"] = {"id": tenant.id, "code": tenant.code, "name": tenant.name}
+    return body
+
+
+def _sign_in_first(message: str) -> JSONResponse:
+    return JSONResponse(error_body("auth.required", message), status_code=401)
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser's cross-site post (browsers send Origin on every POST)
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return origin.rstrip("/").lower() == own.lower()
+
+
+async def _credentials(request: Request) -> tuple[str, str]:
+    body = await request.body()
+    if len(body) > MAX_LOGIN_BODY:
+        raise ValidationFailed("the sign-in request is too large", code="auth.bad_request")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    data: dict[str, Any]
+    if kind == "application/json":
+        try:
+            parsed = json.loads(body or b"null")
+        except ValueError:
+            raise ValidationFailed("the sign-in body is not valid JSON", code="auth.bad_request") from None
+        data = parsed if isinstance(parsed, dict) else {}
+    elif kind == "application/x-www-form-urlencoded":
+        data = {k: v[0] for k, v in parse_qs(body.decode("utf-8", errors="replace")).items()}
+    else:
+        raise ValidationFailed(
+            "send the sign-in as JSON or as a URL-encoded form with 'username' and 'password'",
+            code="auth.bad_request",
+        )
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+        raise ValidationFailed("'username' and 'password' are both required, as text", code="auth.bad_request")
+    return username, password
+
+
+routes = [
+    Route("/auth/login", login, methods=["POST"]),
+    Route("/auth/logout", logout, methods=["POST"]),
+    Route("/auth/me", me, methods=["GET"]),
+]

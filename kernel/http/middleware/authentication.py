@@ -1,0 +1,144 @@
+"""Resolve who is calling — a bearer token or a session cookie — and enforce CSRF for cookie callers.
+
+Every HTTP request leaves this middleware with a :class:`Caller` in its scope (read it with
+``caller_of(request)``), anonymous when no credential was presented or the cookie is no longer
+valid. Deciding *what* the caller may do is not done here: routes ask the authoriser.
+
+- ``Authorization: Bearer <token>`` wins over a cookie. A malformed, unknown, revoked or expired
+  token is refused at once with 401, a JSON error with its code, and
+  ``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750): an integrator must learn that its
+  credential is bad rather than silently continue as anonymous.
+- A session cookie that resolves to a live session makes the caller a user. Because the browser
+  sends that cookie on its own (an ambient credential), every unsafe request (POST, PUT, PATCH,
+  DELETE) authenticated by it must carry the session's CSRF token, in the ``X-CSRF-Token`` header or
+  as the ``csrf_token`` field of a URL-encoded form; otherwise 403 ``auth.csrf``. Bearer requests are
+  exempt: a cross-site page cannot make a browser attach an Authorization header.
+- Paths in ``csrf_exempt_paths`` (sign-in) are not checked: they do not act with the session.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from typing import Final
+from urllib.parse import parse_qs
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nentang.kernel.http.errors import error_body
+from nentang.kernel.http.state import CALLER_KEY
+from nentang.kernel.identity.caller import Caller
+from nentang.kernel.runtime import Kernel
+from nentang.sdk.errors import PermissionDenied
+
+UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_HEADER: Final = "x-csrf-token"
+CSRF_FIELD: Final = "csrf_token"
+FORM_TYPE: Final = "application/x-www-form-urlencoded"
+#: The largest form body read here to find the CSRF field; bigger posts send the header instead.
+MAX_FORM_BYTES: Final = 1024 * 1024
+DEFAULT_CSRF_EXEMPT: Final = frozenset({"/auth/login"})
+
+
+class AuthenticationMiddleware:
+    def __init__(self, app: ASGIApp, kernel: Kernel, csrf_exempt_paths: Iterable[str] = DEFAULT_CSRF_EXEMPT) -> None:
+        self.app = app
+        self.kernel = kernel
+        self.cookie_name = kernel.settings.identity.session_cookie_name
+        self.csrf_exempt_paths = frozenset(csrf_exempt_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        authorization = headers.get("authorization")
+        if authorization is not None:
+            caller = await self._bearer(authorization)
+            if isinstance(caller, JSONResponse):
+                await caller(scope, receive, send)
+                return
+        else:
+            caller = await self._cookie(headers)
+            if caller.session is not None and _needs_csrf(scope, self.csrf_exempt_paths):
+                sent, receive = await _csrf_token_sent(scope, headers, receive)
+                if sent is None or not hmac.compare_digest(sent.encode(), caller.session.csrf_token.encode()):
+                    why = "missing" if sent is None else "wrong"
+                    message = (
+                        f"CSRF token {why}: a signed-in browser request that changes something must send the "
+                        f"session's CSRF token in the X-CSRF-Token header or the {CSRF_FIELD} form field"
+                    )
+                    await JSONResponse(error_body("auth.csrf", message), status_code=403)(scope, receive, send)
+                    return
+        scope[CALLER_KEY] = caller
+        if caller.authenticated:
+            structlog.contextvars.bind_contextvars(principal=caller.principal)
+        await self.app(scope, receive, send)
+
+    async def _bearer(self, authorization: str) -> Caller | JSONResponse:
+        scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            return _unauthorized(
+                "auth.unsupported_scheme", "send the API token as 'Authorization: Bearer <token>'", "invalid_request"
+            )
+        try:
+            token = await run_in_threadpool(self.kernel.tokens.authenticate, credentials.strip())
+        except PermissionDenied as exc:
+            return _unauthorized(exc.code, exc.message, "invalid_token")
+        return Caller.of_token(token)
+
+    async def _cookie(self, headers: Headers) -> Caller:
+        raw = headers.get("cookie")
+        value = cookie_parser(raw).get(self.cookie_name) if raw else None
+        if not value:
+            return Caller.anonymous()
+        active = await run_in_threadpool(self.kernel.sessions.resolve, value)
+        return Caller.of_session(active) if active is not None else Caller.anonymous()
+
+
+def _unauthorized(code: str, message: str, error: str) -> JSONResponse:
+    description = message.replace('"', "'").replace("\\", "/")
+    challenge = f'Bearer error="{error}", error_description="{description}"'
+    return JSONResponse(error_body(code, message), status_code=401, headers={"WWW-Authenticate": challenge})
+
+
+def _needs_csrf(scope: Scope, exempt: frozenset[str]) -> bool:
+    return scope["method"] in UNSAFE_METHODS and scope["path"] not in exempt
+
+
+async def _csrf_token_sent(scope: Scope, headers: Headers, receive: Receive) -> tuple[str | None, Receive]:
+    """The CSRF token the request carries, and a ``receive`` that still yields the whole body
+    (reading a form to find the field must not take the body away from the route)."""
+    sent = headers.get(CSRF_HEADER)
+    if sent is not None:
+        return sent, receive
+    if headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
+        return None, receive
+    body, more, replay = bytearray(), True, list[Message]()
+    while more:
+        message = await receive()
+        replay.append(message)
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > MAX_FORM_BYTES:
+            return None, _replaying(replay, receive)
+    values = parse_qs(body.decode("utf-8", errors="replace")).get(CSRF_FIELD)
+    return (values[0] if values else None), _replaying(replay, receive)
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
