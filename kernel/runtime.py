@@ -22,6 +22,7 @@ from nentang.kernel.identity.passwords import Passwords
 from nentang.kernel.identity.sessions import SessionService
 from nentang.kernel.identity.tokens import TokenService
 from nentang.kernel.identity.users import UserService
+from nentang.kernel.plugins.runtime import Plugins
 from nentang.kernel.propagation.watcher import ChangeWatcher
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.service import TenantService
@@ -51,6 +52,7 @@ class Kernel:
         "db",
         "login",
         "passwords",
+        "plugins",
         "sessions",
         "settings",
         "tenants",
@@ -73,6 +75,7 @@ class Kernel:
         self.login = LoginService(self.db, self.audit, self.passwords, identity)
         self.sessions = SessionService(self.db, identity)
         self.tokens = TokenService(self.db, self.audit, self.authz, identity)
+        self.plugins = Plugins(settings=settings, db=self.db, authz=self.authz, audit=self.audit, watcher=self.watcher)
         self._scripts = migrate.scripts(settings)
         self._started = False
         self._start_error = ""
@@ -86,6 +89,7 @@ class Kernel:
         if self._started:
             return
         self.authz.load()
+        self.plugins.scan()
         self.watcher.start()
         self._started = True
 

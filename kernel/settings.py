@@ -17,6 +17,8 @@ Mode = Literal["production", "development"]
 DEFAULT_DATABASE_URL = "sqlite:///var/nentang.db"
 #: The PostgreSQL role the application runs as; it never bypasses row-level security.
 DEFAULT_APP_ROLE = "nentang_app"
+#: Accepted values of ``NENTANG_LOG_LEVEL`` (any case).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,12 @@ class Settings:
     log_json: bool = True
     #: Log level name for the kernel's structured logs.
     log_level: str = "INFO"
+    #: The approvals of the central review (production mode enables only what it lists).
+    registry_path: Path = Path("registry.toml")
+    #: Where to look for installed plugins (``None``: ``sys.path``, the normal case).
+    plugin_path: tuple[str, ...] | None = None
+    #: Consecutive hook failures of a plugin at a tenant before it is quarantined there.
+    plugin_error_budget: int = 5
     #: Extra Alembic version locations (plugin migration branches not yet discovered by entry points).
     extra_migration_locations: tuple[str, ...] = field(default_factory=tuple)
     #: Password cost, login throttling, web sessions and their cookie (``kernel/identity/config.py``).
@@ -55,13 +63,18 @@ class Settings:
         log_format = environ.get("NENTANG_LOG_FORMAT", "json")
         if log_format not in ("json", "console"):
             raise ValidationFailed(f"NENTANG_LOG_FORMAT must be 'json' or 'console', not {log_format!r}")
+        raw_level = environ.get("NENTANG_LOG_LEVEL", "INFO")
+        log_level = raw_level.upper()
+        if log_level not in LOG_LEVELS:
+            raise ValidationFailed(f"NENTANG_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {raw_level!r}")
         return cls(
             database_url=environ.get("NENTANG_DATABASE_URL", DEFAULT_DATABASE_URL),
             app_database_url=environ.get("NENTANG_APP_DATABASE_URL") or None,
             app_role=environ.get("NENTANG_APP_ROLE", DEFAULT_APP_ROLE),
+            registry_path=Path(environ.get("NENTANG_REGISTRY", "registry.toml")),
             mode=mode,  # type: ignore[arg-type]
             log_json=log_format == "json",
-            log_level=environ.get("NENTANG_LOG_LEVEL", "INFO").upper(),
+            log_level=log_level,
             identity=IdentitySettings.from_environ(environ),
         )
 

@@ -75,14 +75,23 @@ def bind_scope(session: Session, scope: DataScope) -> None:
 def acting_for_tenant(session: Session, tenant_id: int) -> Iterator[None]:
     """Let a platform session write one tenant's rows for the duration of the block.
 
-    For kernel services that record a tenant-owned fact (an audit entry) in the same
-    transaction as a platform change. Plugins never get this: their sessions are tenant-bound.
+    For kernel services that record a tenant-owned fact (an audit entry, a plugin activation)
+    in the same transaction as a platform change. Plugins never get this: their sessions are
+    tenant-bound.
     """
+    with scoped(session, DataScope.tenant(tenant_id)):
+        yield
+
+
+@contextmanager
+def scoped(session: Session, scope: DataScope) -> Iterator[None]:
+    """Run the block under ``scope`` (inside the caller's transaction), then restore the scope."""
     previous = scope_of(session)
-    bind_scope(session, DataScope.tenant(tenant_id))
-    _apply_database_settings(session, DataScope.tenant(tenant_id))
+    bind_scope(session, scope)
+    _apply_database_settings(session, scope)
     try:
         yield
+        session.flush()  # changes made under this scope are checked and written under it
     finally:
         bind_scope(session, previous)
         _apply_database_settings(session, previous)

@@ -6,3 +6,5 @@ from typing import Final
 AUTHZ: Final = "authz"
 #: The tenant tree. Key: a tenant id whose row appeared or changed, or none (a move: a subtree).
 TENANCY: Final = "tenancy"
+#: Plugin activation, settings and quarantines. Key: a tenant id, or none (a subtree changed).
+ACTIVATION: Final = "activation"

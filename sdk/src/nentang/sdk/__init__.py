@@ -11,6 +11,8 @@ Contract:
 - The SDK's version is the API version a plugin declares in its manifest.
 """
 
+from nentang.sdk._markers import hookimpl
+from nentang.sdk.context import TenantContext, TenantRef
 from nentang.sdk.errors import (
     Conflict,
     CrossTenantWrite,
@@ -25,6 +27,8 @@ from nentang.sdk.errors import (
     TenantUnavailable,
     ValidationFailed,
 )
+from nentang.sdk.events import Event
+from nentang.sdk.manifest import Manifest
 from nentang.sdk.migrations import enable_tenant_isolation
 from nentang.sdk.tables import TenantOwned
 
@@ -33,17 +37,22 @@ __version__ = "0.1.0"
 __all__ = [
     "Conflict",
     "CrossTenantWrite",
+    "Event",
     "IntegrityError",
+    "Manifest",
     "NentangError",
     "NotFound",
     "PermissionDenied",
     "ScopeViolation",
     "TenantCodeTaken",
+    "TenantContext",
     "TenantNotFound",
     "TenantOwned",
+    "TenantRef",
     "TenantRuleViolated",
     "TenantUnavailable",
     "ValidationFailed",
     "__version__",
     "enable_tenant_isolation",
+    "hookimpl",
 ]
