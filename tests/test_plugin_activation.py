@@ -263,3 +263,15 @@ def test_development_mode_warns_but_allows_unapproved_plugins(alpha: Kernel, tre
     loaded = alpha.plugins.host.plugins["alpha"]
     assert loaded.approval_warnings and loaded.approval_warnings[0].code == "approval.missing"
     alpha.plugins.activation.enable(actor=OPERATOR, plugin="alpha", tenant_code="00001", checked=False)
+
+
+def test_the_tenant_page_lists_enabled_plugins_on_the_next_request(alpha: Kernel, tree: Tree) -> None:
+    from starlette.testclient import TestClient
+
+    from nentang.kernel.http.app import create_app
+
+    with TestClient(create_app(alpha)) as http:
+        assert http.get("/t/00001/").json()["plugins"] == []
+        alpha.plugins.activation.enable(actor=OPERATOR, plugin="alpha", tenant_code="00001", checked=False)
+        assert http.get("/t/00001/").json()["plugins"] == ["alpha"]
+        assert http.get("/t/00002/").json()["plugins"] == []

@@ -24,9 +24,13 @@ def tenant_json(tenant: TenantInfo) -> dict[str, object]:
 
 
 async def tenant_home(request: Request) -> JSONResponse:
+    kernel = kernel_of(request)
     tenant = tenant_of(request)
-    ancestors = await run_in_threadpool(kernel_of(request).tenants.ancestors, tenant.code)
-    return JSONResponse({"tenant": tenant_json(tenant), "ancestors": [a.code for a in ancestors]})
+    ancestors = await run_in_threadpool(kernel.tenants.ancestors, tenant.code)
+    enabled = await run_in_threadpool(kernel.plugins.dispatcher.enabled, tenant.id)
+    return JSONResponse(
+        {"tenant": tenant_json(tenant), "ancestors": [a.code for a in ancestors], "plugins": sorted(enabled)}
+    )
 
 
 routes = [Route("/", tenant_home, methods=["GET"])]
