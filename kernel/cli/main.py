@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from nentang.kernel.cli import audit, db, serve, tenant
+from nentang.kernel.cli import audit, db, serve, tenant, token, user
 
 app = typer.Typer(
     name="nentang",
-    help="NenTang platform kernel: run it, migrate it, administer tenants, verify the audit log.",
+    help="NenTang platform kernel: run it, migrate it, administer tenants, users and tokens, verify the audit log.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -16,6 +16,8 @@ app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 app.add_typer(db.app, name="db")
 app.add_typer(tenant.app, name="tenant")
+app.add_typer(user.app, name="user")
+app.add_typer(token.app, name="token")
 app.add_typer(audit.app, name="audit")
 
 

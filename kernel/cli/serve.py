@@ -10,9 +10,12 @@ import uvicorn
 
 from nentang.kernel.cli.context import load_settings, open_kernel, reports_errors
 from nentang.kernel.identity.actor import Actor
+from nentang.kernel.identity.bootstrap import AdminBootstrap, ensure_administrator
 from nentang.kernel.tenancy.seed import CENTRAL_CODE, seed_national_tree
 
 DEMO_DATABASE_URL = "sqlite:///var/nentang.db"
+#: The demo's first administrator, with the admin role at the central tenant.
+DEMO_ADMIN = "admin"
 
 
 def serve(
@@ -52,12 +55,30 @@ def demo(
             f"national tree {state}: 1 central + {result.provinces} provinces + {result.communes} communes "
             f"({kernel.tenants.count()} tenants in all)"
         )
+        admin = ensure_administrator(kernel, actor=Actor.system("demo"), username=DEMO_ADMIN, tenant_code=CENTRAL_CODE)
     url = f"http://{host}:{port}"
     typer.echo("")
     typer.secho(f"NenTang demo: {url}", bold=True)
     typer.echo(f"  health:       {url}/healthz   readiness: {url}/readyz")
     typer.echo(f"  a tenant:     {url}/t/{CENTRAL_CODE}/   (a province: {url}/t/01/, a commune: {url}/t/00070/)")
     typer.echo(f"  database:     {settings.database_url}")
+    _print_sign_in(url, admin)
     if serve_after:
         typer.echo("  stop with Ctrl+C")
+        # the demo serves plain http: let the session cookie work on loopback hosts (and only there)
+        os.environ.setdefault("NENTANG_SESSION_COOKIE_SECURE", "false")
         serve(host=host, port=port, workers=1)
+
+
+def _print_sign_in(url: str, admin: AdminBootstrap) -> None:
+    if admin.password is not None:
+        typer.secho(f"  sign in:      user {admin.username!r}, password {admin.password}", bold=True)
+        typer.echo("                (shown this once and stored only as a hash: note it now)")
+        password = admin.password
+    else:
+        typer.echo(f"  sign in:      user {admin.username!r}; its password was shown when the demo first started")
+        typer.echo(f"                forgot it? reset it: nentang user passwd {admin.username} --generate-password")
+        password = "<password>"
+    login = f'{{"username": "{admin.username}", "password": "{password}"}}'
+    typer.echo(f"  log in:       curl -c var/cookies -H 'content-type: application/json' -d '{login}' {url}/auth/login")
+    typer.echo(f"  who am I:     curl -b var/cookies {url}/auth/me")
