@@ -3,6 +3,8 @@ per username (without checking the password while locked), reset on success, and
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -26,6 +28,7 @@ from tests.identity_fixtures import (
 )
 
 WRONG = "not the right password"
+_COUNT_LOCK = threading.Lock()
 
 
 @pytest.fixture
@@ -43,7 +46,8 @@ class CountingPasswords(Passwords):
         self.verifications = 0
 
     def verify(self, encoded_hash: str, password: str) -> bool:
-        self.verifications += 1
+        with _COUNT_LOCK:
+            self.verifications += 1
         return super().verify(encoded_hash, password)
 
 
@@ -222,3 +226,23 @@ def test_throttle_message_names_the_time(kernel: Kernel, tree: Tree, login: Logi
         session.add(LoginThrottle(key="user:alice", failures=0, locked_until=now() + timedelta(hours=2)))
     error = refusal(login, "alice", PASSWORD)
     assert error.code == "auth.throttled" and "UTC (in about 120 minutes)" in error.message
+
+
+def test_concurrent_guesses_are_counted_one_by_one(
+    kernel: Kernel, tree: Tree, login: LoginService, counting: CountingPasswords
+) -> None:
+    """A burst of parallel guesses cannot all be checked before the lock: the throttle row is locked
+    for each attempt, so only the first five reach the password check."""
+    make_user(kernel, "alice", "00001")
+
+    def attempt(i: int) -> str:
+        try:
+            login.authenticate("alice", f"{WRONG} {i}")
+        except PermissionDenied as exc:
+            return exc.code
+        return "signed in"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(attempt, range(16)))
+    assert sorted(codes) == ["auth.bad_credentials"] * 5 + ["auth.throttled"] * 11
+    assert counting.verifications == 5
