@@ -18,6 +18,7 @@ DEMO_DATABASE_URL = "sqlite:///var/nentang.db"
 DEMO_ADMIN = "admin"
 
 
+@reports_errors
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,

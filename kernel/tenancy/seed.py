@@ -42,20 +42,21 @@ def commune_code(ward: Ward) -> str:
 def seed_national_tree(db: Database, tenants: TenantService, audit: AuditLog, actor: Actor) -> SeedResult:
     """Provision the national tree into a database that has no central tenant yet.
 
-    One transaction for the bulk rows (three set-based statements per level, not one round trip
-    per tenant), then one audit entry on the central tenant that says what was seeded from which
-    version of the data.
+    One transaction for everything — the central tenant, the bulk rows (set-based statements per
+    level, not one round trip per tenant) and one audit entry on the central tenant that says what
+    was seeded from which version of the data — so a seed that fails leaves nothing behind and can
+    simply be run again.
     """
     provinces = sorted(Province.iter_all(), key=lambda p: int(p.code))
     wards = sorted(Ward.iter_all(), key=lambda w: int(w.code))
     with db.platform() as session:
         if session.scalar(select(Tenant.id).where(Tenant.code == CENTRAL_CODE)) is not None:
             return SeedResult(provinces=len(provinces), communes=len(wards), created=False)
-    central = tenants.create(
-        code=CENTRAL_CODE, name=CENTRAL_NAME, kind=TenantKind.CENTRAL, parent_code=None, actor=actor
-    )
     now = utcnow()
     with db.platform() as session, session.begin():
+        central = tenants.create_in(
+            session, code=CENTRAL_CODE, name=CENTRAL_NAME, kind=TenantKind.CENTRAL, parent_code=None, actor=actor
+        )
         session.execute(
             insert(Tenant),
             [
@@ -65,7 +66,7 @@ def seed_national_tree(db: Database, tenants: TenantService, audit: AuditLog, ac
         )
         _fill_paths(session, depth=1)
         province_ids = dict(
-            session.execute(select(Tenant.code, Tenant.id).where(Tenant.kind == TenantKind.PROVINCE)).tuples().all()
+            session.execute(select(Tenant.code, Tenant.id).where(Tenant.kind == TenantKind.PROVINCE)).all()
         )
         session.execute(
             insert(Tenant),

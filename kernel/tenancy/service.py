@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import final
 
 import sqlalchemy as sa
@@ -67,9 +67,14 @@ class TenantInfo:
             path=row.path,
             depth=row.depth,
             status=TenantStatus(row.status),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
+            created_at=_utc(row.created_at),
+            updated_at=_utc(row.updated_at),
         )
+
+
+def _utc(at: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the tree only ever stores UTC, so say so on every database.
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 @final
@@ -134,7 +139,7 @@ class TenantService:
     def codes_by_id(self) -> dict[int, str]:
         """Every tenant's code by id, in tree order (for whole-platform maintenance commands)."""
         with self._db.platform() as session:
-            rows = session.execute(select(Tenant.id, Tenant.code).order_by(Tenant.path)).tuples()
+            rows = session.execute(select(Tenant.id, Tenant.code).order_by(Tenant.path))
             return {tenant_id: code for tenant_id, code in rows if tenant_id is not None}
 
     def count(self) -> int:
@@ -167,37 +172,61 @@ class TenantService:
         division_type: str | None = None,
     ) -> TenantInfo:
         """Provision a tenant. It serves at once: nothing else needs to happen first."""
-        kind = _parse_kind(kind)
-        _check_code(code)
-        name = _check_name(name)
         with self._db.platform() as session, session.begin():
-            parent = _by_code(session, parent_code) if parent_code is not None else None
-            _check_parent(kind, parent, code)
-            if kind == TenantKind.CENTRAL and session.scalar(select(Tenant.id).where(Tenant.parent_id.is_(None))):
-                raise TenantRuleViolated("the tree already has its central tenant; there is only one root")
-            if session.scalar(select(Tenant.id).where(Tenant.code == code)) is not None:
-                raise TenantCodeTaken(f"a tenant with code {code!r} already exists; codes are unique")
-            row = Tenant(
+            return self.create_in(
+                session,
                 code=code,
                 name=name,
                 kind=kind,
+                parent_code=parent_code,
+                actor=actor,
                 division_type=division_type,
-                parent_id=parent.id if parent else None,
-                path="/",
-                depth=(parent.depth + 1) if parent else 0,
             )
-            session.add(row)
-            try:
-                session.flush()
-            except SAIntegrityError as exc:
-                raise TenantCodeTaken(f"a tenant with code {code!r} already exists; codes are unique") from exc
-            row.path = f"{parent.path if parent else '/'}{row.id}/"
+
+    def create_in(
+        self,
+        session: Session,
+        *,
+        code: str,
+        name: str,
+        kind: TenantKind | str,
+        parent_code: str | None,
+        actor: Actor,
+        division_type: str | None = None,
+    ) -> TenantInfo:
+        """:meth:`create` inside the caller's platform-session transaction, for kernel services that
+        provision several tenants atomically (the national seed); the caller commits or rolls back."""
+        kind = _parse_kind(kind)
+        _check_code(code)
+        name = _check_name(name)
+        _check_division_type(division_type)
+        parent = _by_code(session, parent_code) if parent_code is not None else None
+        _check_parent(kind, parent, code)
+        if kind == TenantKind.CENTRAL and session.scalar(select(Tenant.id).where(Tenant.parent_id.is_(None))):
+            raise TenantRuleViolated("the tree already has its central tenant; there is only one root")
+        if session.scalar(select(Tenant.id).where(Tenant.code == code)) is not None:
+            raise TenantCodeTaken(f"a tenant with code {code!r} already exists; codes are unique")
+        row = Tenant(
+            code=code,
+            name=name,
+            kind=kind,
+            division_type=division_type,
+            parent_id=parent.id if parent else None,
+            path="/",
+            depth=(parent.depth + 1) if parent else 0,
+        )
+        session.add(row)
+        try:
             session.flush()
-            detail = {"name": name, "kind": kind.value, "parent": parent.code if parent else None}
-            self._audit.append(
-                session, tenant_id=row.id or 0, actor=actor, action="tenant.create", target=code, detail=detail
-            )
-            return TenantInfo.of(row)
+        except SAIntegrityError as exc:
+            raise TenantCodeTaken(f"a tenant with code {code!r} already exists; codes are unique") from exc
+        row.path = f"{parent.path if parent else '/'}{row.id}/"
+        session.flush()
+        detail = {"name": name, "kind": kind.value, "parent": parent.code if parent else None}
+        self._audit.append(
+            session, tenant_id=row.id or 0, actor=actor, action="tenant.create", target=code, detail=detail
+        )
+        return TenantInfo.of(row)
 
     def rename(self, code: str, new_name: str, *, actor: Actor) -> TenantInfo:
         new_name = _check_name(new_name)
@@ -292,7 +321,7 @@ def _parse_kind(kind: TenantKind | str) -> TenantKind:
 
 
 def _check_code(code: str) -> None:
-    if not _CODE.match(code or ""):
+    if not _CODE.fullmatch(code or ""):
         raise ValidationFailed(
             f"tenant code {code!r} is not valid: 1-32 characters, letters, digits, '_', '.', '-', "
             "starting with a letter or digit"
@@ -304,6 +333,11 @@ def _check_name(name: str) -> str:
     if not name or len(name) > 255:
         raise ValidationFailed("tenant name must be 1-255 characters")
     return name
+
+
+def _check_division_type(division_type: str | None) -> None:
+    if division_type is not None and len(division_type) > 64:
+        raise ValidationFailed(f"division type {division_type[:20]!r}... is too long: at most 64 characters")
 
 
 def _check_parent(kind: TenantKind, parent: Tenant | None, code: str) -> None:
