@@ -1,4 +1,11 @@
-"""Who acts: actors now; users, sessions and API tokens arrive with the identity issue."""
+"""Identity: who acts, and how they prove it.
+
+One concept per module: ``actor`` (who acted, for the audit log), ``passwords`` (argon2id and the
+policy), ``users`` (administration) with its read-only ``user_info``, ``login`` (throttled local
+sign-in), ``sessions`` (browser sessions), ``tokens`` (integrators' API tokens), ``caller`` (what
+the HTTP layer hands downstream), ``bootstrap`` (the first administrator), ``oidc`` (the relying
+party for a national or provincial identity provider), ``config`` (their settings).
+"""
 
 from nentang.kernel.identity.actor import Actor
 

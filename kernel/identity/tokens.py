@@ -170,24 +170,10 @@ class TokenService:
         moment = now()
         with self._db.platform() as session:
             with session.begin():
-                row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-                if row is None or not hmac.compare_digest(row.token_hash, digest):
-                    structlog.get_logger("nentang.auth").warning("auth.token_unknown", prefix=plaintext[:11])
-                    refusal = PermissionDenied("the bearer token is not known here", code="auth.token_unknown")
-                elif row.revoked_at is not None:
-                    refusal = self._refuse(session, row, moment, "auth.token_revoked", "the bearer token was revoked")
-                elif moment >= aware(row.expires_at):
-                    expired = (
-                        f"the bearer token expired at {aware(row.expires_at):%Y-%m-%d %H:%M} UTC; ask for a new one"
-                    )
-                    refusal = self._refuse(session, row, moment, "auth.token_expired", expired)
-                else:
-                    refusal = None
-                    self._touch(session, row, moment)
-                    token = TokenInfo.of(row)
-            if refusal is not None:
-                raise refusal  # after the commit, so the audit entry of the refusal stays
-            return token
+                outcome = self._check(session, plaintext, digest, moment)
+            if isinstance(outcome, PermissionDenied):
+                raise outcome  # after the commit, so the audit entry of the refusal stays
+            return outcome
 
     # -- implementation ------------------------------------------------------------------
 
@@ -275,6 +261,19 @@ class TokenService:
     def _tenant_id(self, tenant_code: str) -> int:
         with self._db.platform() as session:
             return tenant_by_code(session, tenant_code).id or 0
+
+    def _check(self, session: Session, plaintext: str, digest: str, moment: datetime) -> TokenInfo | PermissionDenied:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+        if row is None or not hmac.compare_digest(row.token_hash, digest):
+            structlog.get_logger("nentang.auth").warning("auth.token_unknown", prefix=plaintext[:11])
+            return PermissionDenied("the bearer token is not known here", code="auth.token_unknown")
+        if row.revoked_at is not None:
+            return self._refuse(session, row, moment, "auth.token_revoked", "the bearer token was revoked")
+        if moment >= aware(row.expires_at):
+            expired = f"the bearer token expired at {aware(row.expires_at):%Y-%m-%d %H:%M} UTC; ask for a new one"
+            return self._refuse(session, row, moment, "auth.token_expired", expired)
+        self._touch(session, row, moment)
+        return TokenInfo.of(row)
 
     def _touch(self, session: Session, row: ApiToken, moment: datetime) -> None:
         cutoff = moment - self.settings.touch_interval
