@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.data.database import Database
 from nentang.kernel.identity.actor import Actor
+from nentang.kernel.propagation import topics
+from nentang.kernel.propagation.versions import bump
 from nentang.kernel.tenancy.models import (
     ALLOWED_PARENTS,
     Tenant,
@@ -222,6 +224,7 @@ class TenantService:
             raise TenantCodeTaken(f"a tenant with code {code!r} already exists; codes are unique") from exc
         row.path = f"{parent.path if parent else '/'}{row.id}/"
         session.flush()
+        bump(session, topics.TENANCY, str(row.id))
         detail = {"name": name, "kind": kind.value, "parent": parent.code if parent else None}
         self._audit.append(
             session, tenant_id=row.id or 0, actor=actor, action="tenant.create", target=code, detail=detail
@@ -270,6 +273,7 @@ class TenantService:
                 .execution_options(synchronize_session=False)
             )
             session.execute(update(Tenant).where(Tenant.id == row.id).values(parent_id=new_parent.id))
+            bump(session, topics.TENANCY)
             session.expire_all()
             old_parent = session.get(Tenant, old_parent_id) if old_parent_id else None
             self._audit.append(

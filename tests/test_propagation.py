@@ -1,0 +1,82 @@
+"""Changes made by one worker reach another worker's caches without a restart.
+
+Two kernels on one database stand for two worker processes. The second one is started (its
+watcher thread runs: LISTEN/NOTIFY on PostgreSQL, the version poll on both databases) and we
+wait — with a deadline, not a timing assertion; the benchmark measures the latency.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from nentang.kernel.authz.permissions import AUDIT_READ, TENANTS_READ
+from nentang.kernel.runtime import Kernel, create_kernel
+from nentang.kernel.settings import Settings
+from tests.authz_helpers import OPERATOR, bootstrap_admin, make_user
+from tests.conftest import Tree
+
+DEADLINE_S = 10.0
+
+
+@pytest.fixture
+def second_worker(settings: Settings, kernel: Kernel) -> Iterator[Kernel]:
+    other = create_kernel(settings)
+    other.start()
+    try:
+        yield other
+    finally:
+        other.close()
+
+
+def eventually(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_grant_on_one_worker_reaches_the_other(kernel: Kernel, second_worker: Kernel, tree: Tree) -> None:
+    officer = make_user(kernel, "officer", tree.c1.id)
+    assert not second_worker.authz.check(str(officer), tree.c1.id, TENANTS_READ)  # cached: no grants
+    bootstrap_admin(kernel, officer, tree.c1.id, role="viewer")
+    assert kernel.authz.check(str(officer), tree.c1.id, TENANTS_READ)  # the writer sees it at once
+    assert eventually(lambda: second_worker.authz.check(str(officer), tree.c1.id, TENANTS_READ))
+
+
+def test_a_revoke_and_a_role_edit_reach_the_other_worker(kernel: Kernel, second_worker: Kernel, tree: Tree) -> None:
+    admin = make_user(kernel, "admin", tree.central.id)
+    bootstrap_admin(kernel, admin, tree.central.id)
+    clerk = make_user(kernel, "clerk", tree.c1.id)
+    with kernel.db.platform() as session, session.begin():
+        role = kernel.authz.create_role(
+            session, actor=admin, tenant_id=tree.p1.id, name="clerk", permissions=[TENANTS_READ]
+        )
+        grant = kernel.authz.grant(session, actor=admin, principal=str(clerk), role="clerk", tenant_id=tree.c1.id)
+    assert eventually(lambda: second_worker.authz.check(str(clerk), tree.c1.id, TENANTS_READ))
+    assert not second_worker.authz.check(str(clerk), tree.c1.id, AUDIT_READ)
+    with kernel.db.platform() as session, session.begin():
+        kernel.authz.update_role(session, actor=admin, role_id=role.id, permissions=[TENANTS_READ, AUDIT_READ])
+    assert eventually(lambda: second_worker.authz.check(str(clerk), tree.c1.id, AUDIT_READ))
+    with kernel.db.platform() as session, session.begin():
+        kernel.authz.revoke(session, actor=admin, grant_id=grant.id)
+    assert eventually(lambda: not second_worker.authz.check(str(clerk), tree.c1.id, TENANTS_READ))
+
+
+def test_a_tenant_created_elsewhere_is_known_at_once(kernel: Kernel, second_worker: Kernel, tree: Tree) -> None:
+    unit = kernel.tenants.create(code="U1", name="Unit", kind="unit", parent_code="00001", actor=OPERATOR)
+    officer = make_user(kernel, "officer", tree.c1.id)
+    bootstrap_admin(kernel, officer, tree.c1.id, role="viewer")
+    assert eventually(lambda: second_worker.authz.check(str(officer), unit.id, TENANTS_READ))
+
+
+def test_a_move_reaches_the_other_workers_paths(kernel: Kernel, second_worker: Kernel, tree: Tree) -> None:
+    officer = make_user(kernel, "officer", tree.p1.id)
+    bootstrap_admin(kernel, officer, tree.p1.id, role="viewer")
+    assert eventually(lambda: second_worker.authz.check(str(officer), tree.c3.id, TENANTS_READ) is False)
+    kernel.tenants.move("00003", "01", actor=OPERATOR)
+    assert eventually(lambda: second_worker.authz.check(str(officer), tree.c3.id, TENANTS_READ))
