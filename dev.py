@@ -30,9 +30,9 @@ def venv_python() -> Path:
 
 
 def editable_projects() -> list[Path]:
-    """The SDK first (the kernel depends on it), then every plugin distribution, then the kernel."""
+    """The SDK first (the kernel depends on it), every plugin distribution, the review pipeline, the kernel."""
     plugins = sorted(p.parent for p in (ROOT / "plugins").glob("**/pyproject.toml"))
-    return [ROOT / "sdk", *plugins, ROOT]
+    return [ROOT / "sdk", *plugins, ROOT / "sandbox", ROOT]
 
 
 def install_fingerprint(projects: list[Path]) -> str:

@@ -1,0 +1,3 @@
+from nentang.sandbox.cli import main
+
+main()

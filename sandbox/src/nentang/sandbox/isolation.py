@@ -1,0 +1,296 @@
+"""The walls around the sandboxed process, and running it.
+
+With bubblewrap (``bwrap``) the process gets:
+
+- **no network**: a network namespace of its own with only a loopback (``--unshare-all``);
+- **a read-only file system**: ``/`` bound read-only, ``/tmp`` an empty tmpfs, the review's own
+  folder read-only, and only the scratch folder and the output folder writable;
+- its own PID, IPC and UTS namespaces (and a user namespace when the review is not run as root),
+  no controlling terminal (``--new-session``), killed with the review (``--die-with-parent``);
+- when the review runs as root: bwrap makes the mounts as root, then ``setpriv`` drops to the
+  user ``nobody`` with no capabilities (so the process limit is real and root-only files are
+  unreadable); an interpreter inside a private folder (``/root/.pyenv``) is exposed alone, on a
+  tmpfs over that folder;
+- hard resource limits set by the runner before anything else: CPU seconds, address space,
+  processes, open files, file size; and a wall-clock timeout here.
+
+Without bubblewrap the review says so: the process still gets a network namespace through
+``unshare --net`` when that works, but the file system is not read-only, and a finding
+``sandbox.no_bubblewrap`` fails the review — a review never passes silently without its walls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final, final
+
+from nentang.sandbox.findings import ReviewFinding
+
+NOBODY: Final = 65534
+INSTALL_HINT: Final = "install bubblewrap (Debian/Ubuntu: apt-get install -y bubblewrap)"
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Resource limits of the sandboxed process (generous for a plugin's tests, small for a server)."""
+
+    #: CPU seconds (SIGXCPU at this, SIGKILL five seconds later).
+    cpu_seconds: int = 60
+    #: Address space; Python, SQLAlchemy and the kernel need about 300 MiB of it.
+    memory_bytes: int = 1536 * 1024 * 1024
+    #: Processes and threads of the sandbox's user (enforced only when the review runs as root).
+    processes: int = 64
+    open_files: int = 256
+    #: Largest file the process may write.
+    file_bytes: int = 256 * 1024 * 1024
+    #: Wall-clock seconds before the process is killed.
+    wall_seconds: float = 180.0
+
+
+@final
+@dataclass(slots=True)
+class Sandbox:
+    """How the sandboxed process is started on this machine, and what that lacks."""
+
+    prefix: list[str]
+    description: list[str]
+    findings: list[ReviewFinding] = field(default_factory=list)
+    #: The user the plugin's code runs as (``nobody`` when the review runs as root), or ``None``: as the
+    #: reviewer. The scratch and output folders are handed to it.
+    owner: int | None = None
+
+
+def plan(*, work: Path, scratch: Path, out: Path, bwrap: str | None, unshare: str | None, limits: Limits) -> Sandbox:
+    """The command prefix that puts a process in the sandbox, with a description for the report."""
+    root = os.geteuid() == 0
+    described = [
+        f"limits: CPU {limits.cpu_seconds} s, address space {limits.memory_bytes // 2**20} MiB, "
+        f"open files {limits.open_files}, file size {limits.file_bytes // 2**20} MiB, "
+        f"wall clock {limits.wall_seconds:.0f} s",
+    ]
+    findings: list[ReviewFinding] = []
+    setpriv = shutil.which("setpriv")
+    if bwrap is not None:
+        prefix = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        if root:
+            prefix += _expose_to_nobody(
+                [Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).resolve().parent]
+            )
+        prefix += ["--ro-bind", str(work), str(work), "--bind", str(scratch), str(scratch)]
+        prefix += ["--bind", str(out), str(out)]
+        if root:  # bwrap as root makes the mounts; setpriv then leaves root for nobody, with no capabilities
+            prefix += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        else:  # unprivileged: a user namespace too
+            prefix += ["--unshare-all"]
+        prefix += ["--die-with-parent", "--new-session", "--chdir", str(scratch), "--"]
+        described.append(
+            "bubblewrap: no network (own network namespace), read-only file system except the scratch folder, "
+            "empty /tmp, own PID/IPC/UTS namespaces, no terminal"
+        )
+        owner = None
+        if root and setpriv is not None:
+            prefix += [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+            prefix += ["--inh-caps=-all", "--bounding-set=-all", "--"]
+            owner = NOBODY
+            described.append(
+                f"user: nobody ({NOBODY}), no capabilities; processes and threads at most {limits.processes}"
+            )
+        elif root:
+            findings.append(
+                ReviewFinding(
+                    "sandbox",
+                    "sandbox.runs_as_root",
+                    "sandbox",
+                    "setpriv (util-linux) is missing: the plugin ran as root inside the sandbox",
+                )
+            )
+            described.append("user: root inside the sandbox (setpriv missing)")
+        else:
+            findings.append(_nproc_warning())
+            described.append("user: the reviewer's own, in a user namespace (process limit not enforced)")
+        return Sandbox(prefix, described, findings, owner)
+    findings.append(
+        ReviewFinding(
+            "sandbox",
+            "sandbox.no_bubblewrap",
+            "sandbox",
+            f"bubblewrap (bwrap) is not installed: the plugin's file system view is NOT read-only; {INSTALL_HINT}",
+        )
+    )
+    fallback = [unshare, "--net", "--"] if root else [unshare, "--net", "--map-root-user", "--"]
+    if unshare is not None and _works([*fallback, "true"]):
+        described.append("unshare: no network (own network namespace); file system NOT read-only (no bubblewrap)")
+        return Sandbox([str(a) for a in fallback], described, findings, None)
+    findings.append(
+        ReviewFinding(
+            "sandbox",
+            "sandbox.no_network_namespace",
+            "sandbox",
+            "no network namespace could be made (neither bwrap nor 'unshare --net' works): the plugin had network",
+        )
+    )
+    described.append("NO isolation: network and file system as the reviewer's (bubblewrap and unshare missing)")
+    return Sandbox([], described, findings, None)
+
+
+def _nproc_warning() -> ReviewFinding:
+    return ReviewFinding(
+        "sandbox",
+        "sandbox.nproc_unenforced",
+        "sandbox",
+        "the process limit is only enforced when the review runs as root (the sandbox then runs as nobody)",
+        "warning",
+    )
+
+
+def _expose_to_nobody(paths: list[Path]) -> list[str]:
+    """bwrap arguments that make ``paths`` reachable for nobody when an ancestor is private (e.g. an
+    interpreter under ``/root``): a tmpfs over the private ancestor, open folders down to the path,
+    and the path itself bound read-only. Nothing else of the private folder is visible."""
+    args: list[str] = []
+    hidden: set[Path] = set()
+    made: set[Path] = set()
+    for path in sorted({p.resolve() for p in paths}):
+        private = next((a for a in reversed(path.parents) if a != Path("/") and not a.stat().st_mode & 0o001), None)
+        if private is None:
+            continue
+        if private not in hidden:
+            args += ["--tmpfs", str(private)]
+            hidden.add(private)
+        for folder in [p for p in reversed(path.parents) if private in p.parents]:
+            if folder not in made:
+                args += ["--perms", "0755", "--dir", str(folder)]
+                made.add(folder)
+        args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def _works(command: list[str]) -> bool:
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def find_tools() -> tuple[str | None, str | None]:
+    return shutil.which("bwrap"), shutil.which("unshare")
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    findings: list[dict[str, Any]]
+    trace: list[dict[str, str]]
+    timings: dict[str, float]
+    output: str
+    returncode: int
+    seconds: float
+
+
+def run(
+    sandbox: Sandbox,
+    *,
+    python: Path,
+    job: dict[str, Any],
+    out: Path,
+    scratch: Path,
+    limits: Limits,
+    env: dict[str, str],
+) -> RunOutcome:
+    """Run the runner in the sandbox with ``job``; collect its results, trace and output."""
+    import time
+
+    job = {**job, "limits": {k: v for k, v in asdict(limits).items() if k != "wall_seconds"}}
+    if sandbox.owner is None:
+        job["limits"]["processes"] = 0
+    job_file = out / f"job-{job['mode']}.json"
+    job_file.write_text(json.dumps(job), encoding="utf-8")
+    for name in ("result.json", "trace.jsonl"):
+        (out / name).unlink(missing_ok=True)
+    if sandbox.owner is not None:
+        for folder in (scratch, out):
+            for path in [folder, *folder.rglob("*")]:
+                os.chown(path, sandbox.owner, sandbox.owner)
+    command = [*sandbox.prefix, str(python), "-m", "nentang.sandbox.runner", str(job_file)]
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=limits.wall_seconds,
+            env=env,
+            cwd=scratch,
+            check=False,
+        )
+        returncode, output = done.returncode, (done.stdout or "") + (done.stderr or "")
+    except subprocess.TimeoutExpired as exc:
+        returncode = -9
+        output = _text(exc.stdout) + _text(exc.stderr) + f"\n[killed after {limits.wall_seconds:.0f} s]"
+    seconds = time.perf_counter() - start
+    result_file, trace_file = out / "result.json", out / "trace.jsonl"
+    result = json.loads(result_file.read_text(encoding="utf-8")) if result_file.exists() else {}
+    trace = []
+    if trace_file.exists():
+        for line in trace_file.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                trace.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    findings = list(result.get("findings", []))
+    if not result:
+        findings.append(_died(returncode, seconds, limits, output))
+    return RunOutcome(findings, trace, dict(result.get("timings", {})), output, returncode, seconds)
+
+
+def _died(returncode: int, seconds: float, limits: Limits, output: str) -> dict[str, Any]:
+    if returncode == -24 or "SIGXCPU" in output:
+        code, message = "limits.cpu", f"killed at the CPU limit ({limits.cpu_seconds} s)"
+    elif returncode == -9 and seconds >= limits.wall_seconds - 1:
+        code, message = "limits.timeout", f"killed after {limits.wall_seconds:.0f} s of wall-clock time"
+    elif "MemoryError" in output or returncode == -9:
+        code, message = "limits.memory", "killed or failed at the memory limit"
+    elif output.startswith("bwrap:"):
+        return {
+            "check": "sandbox",
+            "code": "sandbox.failed",
+            "location": "sandbox",
+            "message": f"bubblewrap could not start the sandbox: {output.strip()[:300]}",
+            "severity": "error",
+        }
+    else:
+        code, message = "limits.crashed", f"the sandboxed process died (status {returncode}) without a result"
+    return {"check": "limits", "code": code, "location": "sandbox", "message": message, "severity": "error"}
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else value.decode(errors="replace")
+
+
+def sandbox_env(scratch: Path, secret: str) -> dict[str, str]:
+    """A clean environment: nothing of the reviewer's, and one planted secret to catch readers."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(scratch),
+        "TMPDIR": str(scratch / "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "NENTANG_SECRET_KEY": secret,
+        "NENTANG_DATABASE_URL": f"postgresql://nentang:{secret}@db.invalid/nentang",
+    }
+
+
+def current_python() -> Path:
+    return Path(sys.executable)

@@ -1,0 +1,1 @@
+"""goodnotes: a short note per tenant, written when the plugin is enabled and on each event."""
