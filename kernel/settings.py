@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from nentang.kernel.graphql.config import GraphQLSettings
 from nentang.kernel.identity.config import IdentitySettings
 from nentang.sdk.errors import ValidationFailed
 
@@ -46,6 +47,8 @@ class Settings:
     extra_migration_locations: tuple[str, ...] = field(default_factory=tuple)
     #: Password cost, login throttling, web sessions and their cookie (``kernel/identity/config.py``).
     identity: IdentitySettings = field(default_factory=IdentitySettings)
+    #: GraphQL limits and persisted queries (``kernel/graphql/config.py``).
+    graphql: GraphQLSettings = field(default_factory=GraphQLSettings)
 
     @property
     def is_sqlite(self) -> bool:
@@ -76,6 +79,7 @@ class Settings:
             log_json=log_format == "json",
             log_level=log_level,
             identity=IdentitySettings.from_environ(environ),
+            graphql=GraphQLSettings.from_environ(environ),
         )
 
 

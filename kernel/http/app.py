@@ -10,6 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, Router
 
+from nentang.kernel.graphql.endpoint import GraphQLEndpoint
+from nentang.kernel.graphql.engine import GraphQLEngine
 from nentang.kernel.http import auth_routes, tenant_routes
 from nentang.kernel.http.errors import nentang_error, unexpected_error
 from nentang.kernel.http.health import healthz, readyz
@@ -28,8 +30,11 @@ def create_app(kernel: Kernel, *, close_kernel_on_shutdown: bool = False) -> Sta
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(kernel.start_or_report)
         yield
+        graphql.close()
         if close_kernel_on_shutdown:
             kernel.close()
+
+    graphql = GraphQLEngine(kernel)
 
     tenant_app = TenantBindingMiddleware(Router(routes=tenant_routes.routes), kernel)
     app = Starlette(
@@ -38,10 +43,12 @@ def create_app(kernel: Kernel, *, close_kernel_on_shutdown: bool = False) -> Sta
             Route("/readyz", readyz, methods=["GET"]),
             *auth_routes.routes,
             Mount("/t/{tenant}", app=tenant_app),
+            Route("/graphql", GraphQLEndpoint(graphql).__call__, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
         middleware=[Middleware(RequestContextMiddleware), Middleware(AuthenticationMiddleware, kernel=kernel)],
         exception_handlers={NentangError: nentang_error, Exception: unexpected_error},
         lifespan=lifespan,
     )
     app.state.kernel = kernel
+    app.state.graphql = graphql
     return app

@@ -28,6 +28,7 @@ from nentang.sdk.errors import (
     ValidationFailed,
 )
 from nentang.sdk.events import Event
+from nentang.sdk.graphql import GraphQLContribution, GraphQLRequest, graphql_metadata, graphql_request
 from nentang.sdk.manifest import Manifest
 from nentang.sdk.migrations import enable_tenant_isolation
 from nentang.sdk.tables import TenantOwned
@@ -38,6 +39,8 @@ __all__ = [
     "Conflict",
     "CrossTenantWrite",
     "Event",
+    "GraphQLContribution",
+    "GraphQLRequest",
     "IntegrityError",
     "Manifest",
     "NentangError",
@@ -54,5 +57,7 @@ __all__ = [
     "ValidationFailed",
     "__version__",
     "enable_tenant_isolation",
+    "graphql_metadata",
+    "graphql_request",
     "hookimpl",
 ]

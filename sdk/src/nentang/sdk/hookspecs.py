@@ -21,6 +21,7 @@ from nentang.sdk._markers import hookspec
 if TYPE_CHECKING:
     from nentang.sdk.context import TenantContext
     from nentang.sdk.events import Event
+    from nentang.sdk.graphql import GraphQLContribution
 
 # --------------------------------------------------------------------------------------------
 # Plugin lifecycle (per tenant)
@@ -86,6 +87,35 @@ def nentang_event_received(ctx: TenantContext, event: Event) -> None:
         is a transaction of its own, committed when the hook returns.
     :param event: The event (id, type, tenant, payload, actor, time).
     :returns: Nothing; the return value is ignored.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# GraphQL
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def nentang_graphql_contribute() -> GraphQLContribution | None:
+    """Give this plugin's types, query fields and mutation fields to the GraphQL schema.
+
+    When: the first time a worker builds a schema for an enabled-plugin set that contains this
+        plugin (usually when an activation change is heard, else on the first request of such a
+        set), once per plugin version and worker; the result is kept and shared by every schema
+        built later. Not called at start-up, nor per request.
+    Tenant: none; the schema belongs to a *set* of plugins shared by many tenants, so the result
+        must not depend on any tenant, request, setting or time. Per-tenant behaviour belongs in
+        the resolvers, which reach their tenant through :func:`nentang.sdk.graphql.graphql_request`.
+    Mode: strict for this plugin only; if it raises, or its contribution breaks a rule of
+        :mod:`nentang.sdk.graphql` (namespaced names, no collisions, bounded lists), its fields are
+        left out of the schema — which keeps serving the kernel and the other plugins — and the
+        error, naming the plugin and the fix, is logged (``graphql.plugin_left_out``) and shown by
+        ``nentang graphql schema --plugins <name>``.
+
+    :returns: The contribution, or ``None`` when the plugin adds nothing to GraphQL.
+    :raises Exception: any exception leaves the plugin out of the schema being built (see Mode).
 
     .. versionadded:: 0.1
     """

@@ -1,0 +1,183 @@
+"""The per-request context every kernel resolver receives as ``info.context``.
+
+It holds who calls (:class:`~nentang.kernel.identity.caller.Caller`), for which tenant (resolved
+from the API token or ``X-Tenant``), the schema serving the request, and the request's DataLoaders,
+created on first use. Resolvers ask it for permissions (:meth:`GraphQLContext.require`) instead of
+reaching for the authoriser, and load rows through :meth:`GraphQLContext.loader` so that a tree of
+N nodes costs one query per level, not one per node.
+
+Plugins never see this object: their resolvers call :func:`nentang.sdk.graphql.graphql_request`,
+which asks :meth:`GraphQLContext.plugin_request` for a view bound to the plugin and the tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+
+from starlette.concurrency import run_in_threadpool
+from strawberry.dataloader import DataLoader
+
+from nentang.kernel.graphql.pagination import check_first
+from nentang.kernel.identity.caller import Caller
+from nentang.kernel.plugins.context import KernelTenantContext, tenant_ref
+from nentang.kernel.runtime import Kernel
+from nentang.kernel.tenancy.service import TenantInfo
+from nentang.sdk.context import TenantContext, TenantRef
+from nentang.sdk.errors import PermissionDenied
+
+if TYPE_CHECKING:
+    from nentang.kernel.graphql.config import GraphQLSettings
+    from nentang.kernel.graphql.served import ServedSchema
+
+K = TypeVar("K")
+V = TypeVar("V")
+R = TypeVar("R")
+
+
+@final
+@dataclass(frozen=True, slots=True, eq=False)
+class LoaderSpec(Generic[K, V]):
+    """A kind of DataLoader, declared next to the types that use it (one instance per request).
+
+    ``batch`` runs in a worker thread with every key requested in one tick of the event loop and
+    returns the values in the same order (``None`` where a key has no value).
+    """
+
+    name: str
+    batch: Callable[[GraphQLContext, list[K]], Sequence[V]]
+
+
+@final
+class GraphQLContext:
+    __slots__ = ("_loaders", "_plugin_requests", "caller", "kernel", "served", "settings", "tenant", "tenant_changed")
+
+    def __init__(
+        self,
+        *,
+        kernel: Kernel,
+        caller: Caller,
+        tenant: TenantInfo,
+        served: ServedSchema,
+        settings: GraphQLSettings,
+        tenant_changed: Callable[[str], None] | None = None,
+    ) -> None:
+        self.kernel = kernel
+        self.caller = caller
+        #: The tenant of the request (the token's, or the one named by ``X-Tenant``).
+        self.tenant = tenant
+        #: The schema this request runs on (its tenant's enabled-plugin set).
+        self.served = served
+        self.settings = settings
+        #: Tell the endpoint that a tenant's status or name changed (it forgets what it cached).
+        self.tenant_changed: Callable[[str], None] = tenant_changed or _ignore
+        self._loaders: dict[LoaderSpec[Any, Any], DataLoader[Any, Any]] = {}
+        self._plugin_requests: dict[str, PluginRequest] = {}
+
+    # -- permissions ------------------------------------------------------------------------------
+
+    def check(self, permission: str, tenant_id: int | None = None) -> bool:
+        """Whether the caller holds ``permission`` at ``tenant_id`` (default: the request's tenant)."""
+        if not self.caller.authenticated:
+            return False
+        return self.kernel.authz.check(
+            self.caller.principal, self.tenant.id if tenant_id is None else tenant_id, permission
+        )
+
+    def require(self, permission: str, tenant_id: int | None = None) -> None:
+        """Raise ``auth.required`` for an anonymous caller, ``permission.denied`` for one without it."""
+        if not self.caller.authenticated:
+            raise PermissionDenied("sign in, or send an API token, to do this", code="auth.required")
+        self.kernel.authz.require(self.caller.principal, self.tenant.id if tenant_id is None else tenant_id, permission)
+
+    # -- helpers for resolvers --------------------------------------------------------------------
+
+    def page_size(self, first: int) -> int:
+        return check_first(first, self.settings.max_page_size)
+
+    def loader(self, spec: LoaderSpec[K, V]) -> DataLoader[K, V]:
+        """This request's DataLoader of kind ``spec`` (created on first use)."""
+        loader = self._loaders.get(spec)
+        if loader is None:
+
+            async def load(keys: list[K]) -> Sequence[V]:
+                return await run_in_threadpool(spec.batch, self, keys)
+
+            loader = self._loaders[spec] = DataLoader(load_fn=load)
+        return loader
+
+    async def run_sync(self, function: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run blocking work (database calls) in a worker thread."""
+        return await run_in_threadpool(function, *args, **kwargs)
+
+    # -- plugins ----------------------------------------------------------------------------------
+
+    def plugin_request(self, info: Any) -> PluginRequest:
+        """The provider behind :func:`nentang.sdk.graphql.graphql_request`."""
+        owner = self.served.owner(info.path.typename, info.field_name)
+        if owner is None:
+            raise RuntimeError(f"graphql_request() is for plugin resolvers; {info.field_name!r} is the kernel's")
+        request = self._plugin_requests.get(owner)
+        if request is None:
+            request = self._plugin_requests[owner] = PluginRequest(self, owner)
+        return request
+
+
+def _ignore(_code: str) -> None:
+    return None
+
+
+@final
+class PluginRequest:
+    """The kernel's :class:`nentang.sdk.graphql.GraphQLRequest`: one plugin's view of one request."""
+
+    __slots__ = ("_ctx", "_tenant", "plugin")
+
+    def __init__(self, ctx: GraphQLContext, plugin: str) -> None:
+        self._ctx = ctx
+        self._tenant: TenantRef | None = None
+        self.plugin = plugin
+
+    @property
+    def tenant(self) -> TenantRef:
+        if self._tenant is None:
+            self._tenant = tenant_ref(self._ctx.tenant)
+        return self._tenant
+
+    @property
+    def actor(self) -> str:
+        return self._ctx.caller.principal
+
+    @property
+    def authenticated(self) -> bool:
+        return self._ctx.caller.authenticated
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        activations = self._ctx.kernel.plugins.dispatcher.activations.get(self._ctx.tenant.id)
+        return activations.settings.get(self.plugin, {})
+
+    def has_permission(self, permission: str) -> bool:
+        return self._ctx.check(permission)
+
+    def require_permission(self, permission: str) -> None:
+        self._ctx.require(permission)
+
+    async def run(self, work: Callable[[TenantContext], R]) -> R:
+        return await run_in_threadpool(self._run, work)
+
+    def _run(self, work: Callable[[TenantContext], R]) -> R:
+        kernel, tenant = self._ctx.kernel, self.tenant
+        settings = self.settings
+        with kernel.db.tenant(tenant.id) as session, session.begin():
+            context = KernelTenantContext(
+                tenant=tenant,
+                plugin=self.plugin,
+                actor=self.actor,
+                settings=settings,
+                session=session,
+                authz=kernel.authz,
+                audit=kernel.audit,
+            )
+            return work(context)
