@@ -15,7 +15,7 @@ from nentang.kernel.authz.permissions import (
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.runtime import Kernel
 from nentang.sdk.errors import Conflict, PermissionDenied, ValidationFailed
-from tests.authz_helpers import audit_actions, bootstrap_admin, grant_count, make_user
+from tests.authz_helpers import OPERATOR, audit_actions, bootstrap_admin, grant_count, make_user
 from tests.conftest import Tree
 
 
@@ -226,3 +226,25 @@ def test_require_in_reads_inside_the_callers_transaction(kernel: Kernel, tree: T
         kernel.authz.require_in(session, str(someone), tree.c1.id, TENANTS_READ)  # not yet committed
         with pytest.raises(PermissionDenied):
             kernel.authz.require_in(session, str(someone), tree.c1.id, USERS_MANAGE)
+
+
+def test_a_token_never_counts_as_the_last_central_administrator(
+    kernel: Kernel, tree: Tree, central_admin: Actor
+) -> None:
+    from sqlalchemy import select
+
+    from nentang.kernel.authz.models import Grant
+
+    created = kernel.tokens.create_as_operator(
+        OPERATOR, tenant_code="TW", name="integration", roles=["admin"], expires_in_days=30
+    )
+    # the token's admin grant does not make the only user-admin revocable...
+    with kernel.db.platform() as session:
+        user_grant = session.scalar(select(Grant.id).where(Grant.principal == str(central_admin)))
+    with kernel.db.platform() as session, session.begin(), pytest.raises(Conflict) as conflict:
+        kernel.authz.revoke(session, actor=central_admin, grant_id=user_grant)
+    assert conflict.value.code == "authz.last_admin"
+    # ...and revoking the token is never blocked by the rule
+    kernel.tokens.revoke_as_operator(OPERATOR, created.token.id)
+    with kernel.db.platform() as session:
+        assert session.scalars(select(Grant).where(Grant.principal.startswith("token:"))).all() == []

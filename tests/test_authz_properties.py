@@ -111,7 +111,9 @@ def test_delegation_never_escalates(kernel: Kernel, tree: Tree, sequence: list[t
     with kernel.db.platform() as session:
         admin_id = session.scalar(select(Role.id).where(Role.name == ADMIN_ROLE, Role.tenant_id.is_(None)))
         root_admins = session.scalar(
-            select(func.count()).where(Grant.tenant_id == tree.central.id, Grant.role_id == admin_id)
+            select(func.count()).where(
+                Grant.tenant_id == tree.central.id, Grant.role_id == admin_id, Grant.principal.startswith("user:")
+            )
         )
     model = Model(
         parent={t.id: t.parent_id for t in tenants},

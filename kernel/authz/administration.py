@@ -238,13 +238,20 @@ def _require_subset(wanted: frozenset[str], held: frozenset[str], actor: Actor, 
 
 
 def _protect_last_root_admin(session: Session, row: Grant, tenant: Tenant) -> None:
-    if tenant.parent_id is not None:
+    """Keep at least one *user* administering the root. Tokens are integrations, not
+    administrators: revoking a token's grants is never blocked, and they do not count."""
+    if tenant.parent_id is not None or not row.principal.startswith("user:"):
         return
     admin_id = session.scalar(select(Role.id).where(Role.tenant_id.is_(None), Role.name == ADMIN_ROLE))
     if row.role_id != admin_id:
         return
     others = session.scalar(
-        select(func.count()).where(Grant.tenant_id == row.tenant_id, Grant.role_id == admin_id, Grant.id != row.id)
+        select(func.count()).where(
+            Grant.tenant_id == row.tenant_id,
+            Grant.role_id == admin_id,
+            Grant.id != row.id,
+            Grant.principal.startswith("user:"),
+        )
     )
     if not others:
         raise Conflict(
