@@ -8,19 +8,22 @@ command that fixes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
 from nentang.kernel.plugins.approval import load_registry
 from nentang.sandbox.pipeline import review
+from nentang.sandbox.report import ReviewReport
 
 
 def first_party(root: Path) -> list[Path]:
     return sorted(p.parent for p in (root / "plugins").glob("**/pyproject.toml"))
 
 
-def check_first_party(root: Path, report_dir: Path) -> int:
+def check_first_party(root: Path, report_dir: Path, *, review_one: Callable[[Path], ReviewReport] = review) -> int:
+    """Review every first-party plugin; 0 when all pass and are approved as built, else 1."""
     folders = first_party(root)
     if not folders:
         typer.echo("review ci: no first-party plugins under plugins/; nothing to review")
@@ -28,7 +31,7 @@ def check_first_party(root: Path, report_dir: Path) -> int:
     approvals = load_registry(root / "registry.toml")
     failures = 0
     for folder in folders:
-        report = review(folder)
+        report = review_one(folder)
         report.write(report_dir)
         where = folder.relative_to(root)
         if report.verdict != "pass":

@@ -79,11 +79,9 @@ def plan(*, work: Path, scratch: Path, out: Path, bwrap: str | None, unshare: st
     setpriv = shutil.which("setpriv")
     if bwrap is not None:
         prefix = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        if root:
-            prefix += _expose_to_nobody(
-                [Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).resolve().parent]
-            )
-        prefix += ["--ro-bind", str(work), str(work), "--bind", str(scratch), str(scratch)]
+        needed = [Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).resolve().parent, work]
+        prefix += _expose_to_nobody(needed, {Path("/tmp")}) if root else ["--ro-bind", str(work), str(work)]
+        prefix += ["--bind", str(scratch), str(scratch)]
         prefix += ["--bind", str(out), str(out)]
         if root:  # bwrap as root makes the mounts; setpriv then leaves root for nobody, with no capabilities
             prefix += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
@@ -150,21 +148,26 @@ def _nproc_warning() -> ReviewFinding:
     )
 
 
-def _expose_to_nobody(paths: list[Path]) -> list[str]:
-    """bwrap arguments that make ``paths`` reachable for nobody when an ancestor is private (e.g. an
-    interpreter under ``/root``): a tmpfs over the private ancestor, open folders down to the path,
-    and the path itself bound read-only. Nothing else of the private folder is visible."""
+def _expose_to_nobody(paths: list[Path], hidden: set[Path]) -> list[str]:
+    """bwrap arguments that bind ``paths`` read-only where nobody can reach them.
+
+    ``hidden`` holds the folders already covered by a tmpfs (``/tmp``). A path below a folder that
+    nobody cannot enter (an interpreter under ``/root``, pytest's ``/tmp/pytest-of-root``) gets a tmpfs
+    over that folder, open (0755) folders down to it, and itself bound: nothing else of the private
+    folder is visible. bwrap would otherwise create the folders in between as 0700.
+    """
     args: list[str] = []
-    hidden: set[Path] = set()
     made: set[Path] = set()
     for path in sorted({p.resolve() for p in paths}):
+        cover = max((h for h in hidden if h in path.parents), key=lambda h: len(h.parts), default=None)
         private = next((a for a in reversed(path.parents) if a != Path("/") and not a.stat().st_mode & 0o001), None)
-        if private is None:
-            continue
-        if private not in hidden:
+        if private is not None and (cover is None or cover in private.parents):
             args += ["--tmpfs", str(private)]
             hidden.add(private)
-        for folder in [p for p in reversed(path.parents) if private in p.parents]:
+            cover = private
+        if cover is None:
+            continue  # reachable as it is on the read-only root
+        for folder in [p for p in reversed(path.parents) if cover in p.parents]:
             if folder not in made:
                 args += ["--perms", "0755", "--dir", str(folder)]
                 made.add(folder)

@@ -246,7 +246,14 @@ class _Review:
             if finding not in seen:
                 report.findings.append(finding)
                 seen.add(finding)
+        whole_env = {e.get("location") for e in outcome.trace if e.get("detail") == "reads the whole environment"}
         for event in outcome.trace:
+            if (
+                event.get("code") == "trace.env_read"
+                and event.get("location") in whole_env
+                and event.get("detail") != "reads the whole environment"
+            ):
+                continue  # each variable of a whole-environment read says nothing more
             finding = ReviewFinding(
                 "trace",
                 event.get("code", "trace.unknown"),

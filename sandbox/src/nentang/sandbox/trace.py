@@ -27,6 +27,7 @@ and the walls (network namespace, read-only file system, resource limits) do not
 
 from __future__ import annotations
 
+import _collections_abc
 import builtins
 import importlib
 import json
@@ -158,12 +159,20 @@ class Tracer:
             depth += 1
         return None
 
-    def _record(self, code: str, detail: str, *, direct: bool = False) -> None:
+    def _record(self, code: str, detail: str, *, direct: bool = False, through: frozenset[str] = frozenset()) -> None:
+        """Record an event of the plugin's.
+
+        :param direct: only when the plugin itself is the caller (after the tracer's own frames and
+            those of the files in ``through``), not a library it called.
+        """
         if getattr(self._busy, "on", False):
             return
         self._busy.on = True
         try:
-            frame = self._plugin_frame(sys._getframe(2), direct=direct)
+            frame: FrameType | None = sys._getframe(1)
+            while frame is not None and (frame.f_code.co_filename == _THIS_FILE or frame.f_code.co_filename in through):
+                frame = frame.f_back  # the tracer's own frames (the audit hook, the wrappers)
+            frame = self._plugin_frame(frame, direct=direct)
             if frame is None:
                 return
             where = f"{frame.f_code.co_filename.removeprefix(self.package)}:{frame.f_lineno}"
@@ -232,9 +241,15 @@ class Tracer:
     def _env(self, key: str) -> None:
         if key != "*" and self.allows_env(key):
             return
-        self._record("trace.env_read", "reads the whole environment" if key == "*" else f"reads ${key}")
+        # direct: a library reading its own switch (pydantic's PYDANTIC_DISABLE_PLUGINS) while the
+        # plugin defines a model is the library's business; ``os.getenv`` and ``Mapping.get`` are the plugin's
+        detail = "reads the whole environment" if key == "*" else f"reads ${key}"
+        self._record("trace.env_read", detail, direct=True, through=_ENV_HELPERS)
 
 
+_THIS_FILE: Final = __file__
+#: Where ``os.getenv`` and ``Mapping.get`` live (frozen modules report ``<frozen os>``, not their file).
+_ENV_HELPERS: Final = frozenset({os.getenv.__code__.co_filename, _collections_abc.Mapping.get.__code__.co_filename})
 _HARMLESS: Final = frozenset({"importlib.metadata", "importlib.resources", "urllib.parse"})
 
 

@@ -1,0 +1,1 @@
+"""envsecret: hostile sample — reads the platform's secrets from the environment."""

@@ -1,0 +1,1 @@
+"""escape: hostile sample — writes outside its scratch folder (into its own installed code)."""

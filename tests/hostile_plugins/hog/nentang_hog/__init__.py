@@ -1,0 +1,1 @@
+"""hog: hostile sample — allocates memory without bound."""

@@ -1,0 +1,1 @@
+"""netcall: hostile sample — opens a socket to a host it never declared."""

@@ -1,0 +1,1 @@
+"""sneakyimport: hostile sample — imports forbidden modules by a name built at run time."""

@@ -1,0 +1,1 @@
+"""spawner: hostile sample — starts a process."""
