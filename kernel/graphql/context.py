@@ -23,6 +23,7 @@ from nentang.kernel.graphql.pagination import check_first
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.plugins.context import KernelTenantContext, tenant_ref
 from nentang.kernel.runtime import Kernel
+from nentang.kernel.tenancy.models import path_ids
 from nentang.kernel.tenancy.service import TenantInfo
 from nentang.sdk.context import TenantContext, TenantRef
 from nentang.sdk.errors import PermissionDenied
@@ -90,6 +91,19 @@ class GraphQLContext:
         if not self.caller.authenticated:
             raise PermissionDenied("sign in, or send an API token, to do this", code="auth.required")
         self.kernel.authz.require(self.caller.principal, self.tenant.id if tenant_id is None else tenant_id, permission)
+
+    def require_at(self, permission: str, tenant: TenantInfo) -> None:
+        """:meth:`require` at a tenant already loaded: the grant check reads the ancestors from the
+        tenant's own path, so checking every node of a tree costs no query (the authoriser's rule:
+        a grant at the tenant or at an ancestor whose role allows ``permission``)."""
+        if not self.caller.authenticated:
+            raise PermissionDenied("sign in, or send an API token, to do this", code="auth.required")
+        authz = self.kernel.authz
+        on_path, allows = frozenset(path_ids(tenant.path)), authz.model.allows
+        if not any(t in on_path and allows(role, permission) for t, role in authz.grants.get(self.caller.principal)):
+            raise PermissionDenied(
+                f"{self.caller.principal} may not {permission!r} at tenant {tenant.code!r}", code="permission.denied"
+            )
 
     # -- helpers for resolvers --------------------------------------------------------------------
 

@@ -83,7 +83,7 @@ class Tenant:
     @strawberry.field(description="The tenant directly above (null for the central tenant).")
     async def parent(self, info: strawberry.Info[GraphQLContext, None]) -> Tenant | None:
         ctx = info.context
-        ctx.require(TENANTS_READ, self.info.id)
+        ctx.require_at(TENANTS_READ, self.info)
         if self.info.parent_id is None:
             return None
         found = await ctx.loader(data.TENANT_BY_ID).load(self.info.parent_id)
@@ -94,7 +94,7 @@ class Tenant:
     )
     async def ancestors(self, info: strawberry.Info[GraphQLContext, None]) -> list[Tenant]:
         ctx = info.context
-        ctx.require(TENANTS_READ, self.info.id)
+        ctx.require_at(TENANTS_READ, self.info)
         found = await ctx.loader(data.TENANT_BY_ID).load_many(self.info.ancestor_ids)
         return [Tenant.of(t) for t in found if t is not None]
 
@@ -103,7 +103,7 @@ class Tenant:
         self, info: strawberry.Info[GraphQLContext, None], first: int, after: str | None = None
     ) -> Connection[Tenant]:
         ctx = info.context
-        ctx.require(TENANTS_READ, self.info.id)
+        ctx.require_at(TENANTS_READ, self.info)
         first = ctx.page_size(first)
         after_code = _code_cursor(after)
         rows = await ctx.loader(data.CHILDREN).load((self.info.id, first + 1, after_code))
@@ -112,7 +112,7 @@ class Tenant:
     @strawberry.field(description="How many tenants sit directly below.")
     async def child_count(self, info: strawberry.Info[GraphQLContext, None]) -> int:
         ctx = info.context
-        ctx.require(TENANTS_READ, self.info.id)
+        ctx.require_at(TENANTS_READ, self.info)
         return await ctx.loader(data.CHILD_COUNT).load(self.info.id)
 
 
@@ -124,7 +124,7 @@ class TenantQueries:
         found = await ctx.loader(data.TENANT_BY_CODE).load(code)
         if found is None:
             raise TenantNotFound(f"no tenant with code {code!r}")
-        ctx.require(TENANTS_READ, found.id)
+        ctx.require_at(TENANTS_READ, found)
         return Tenant.of(found)
 
     @strawberry.field(
@@ -147,13 +147,13 @@ class TenantQueries:
         wanted = TenantKind(kind.value) if kind is not None else None
         if parent is None:
             root = await ctx.run_sync(data.root, ctx)
-            ctx.require(TENANTS_READ, root.id)
+            ctx.require_at(TENANTS_READ, root)
             rows = await ctx.run_sync(data.all_by_code, ctx, wanted, first + 1, _code_cursor(after))
             return connection(rows, first, _cursor, Tenant.of)
         above = await ctx.loader(data.TENANT_BY_CODE).load(parent)
         if above is None:
             raise TenantNotFound(f"no tenant with code {parent!r}")
-        ctx.require(TENANTS_READ, above.id)
+        ctx.require_at(TENANTS_READ, above)
         if subtree:
             key = decode_cursor(after, int, str)
             rows = await ctx.run_sync(data.subtree_page, ctx, above, wanted, first + 1, key)
@@ -182,7 +182,7 @@ class TenantMutations:
 
         def create() -> TenantInfo:
             parent = ctx.kernel.tenants.get(input.parent)
-            ctx.require(TENANTS_CREATE, parent.id)
+            ctx.require_at(TENANTS_CREATE, parent)
             return ctx.kernel.tenants.create(
                 code=input.code,
                 name=input.name,
@@ -199,7 +199,7 @@ class TenantMutations:
         ctx = info.context
 
         def rename() -> TenantInfo:
-            ctx.require(TENANTS_MANAGE, ctx.kernel.tenants.get(code).id)
+            ctx.require_at(TENANTS_MANAGE, ctx.kernel.tenants.get(code))
             return ctx.kernel.tenants.rename(code, name, actor=ctx.caller.actor)
 
         return await _changed(ctx, code, rename)
@@ -209,8 +209,8 @@ class TenantMutations:
         ctx = info.context
 
         def move() -> TenantInfo:
-            ctx.require(TENANTS_MANAGE, ctx.kernel.tenants.get(code).id)
-            ctx.require(TENANTS_CREATE, ctx.kernel.tenants.get(parent).id)
+            ctx.require_at(TENANTS_MANAGE, ctx.kernel.tenants.get(code))
+            ctx.require_at(TENANTS_CREATE, ctx.kernel.tenants.get(parent))
             return ctx.kernel.tenants.move(code, parent, actor=ctx.caller.actor)
 
         return await _changed(ctx, code, move)
@@ -222,7 +222,7 @@ class TenantMutations:
         ctx = info.context
 
         def suspend() -> TenantInfo:
-            ctx.require(TENANTS_MANAGE, ctx.kernel.tenants.get(code).id)
+            ctx.require_at(TENANTS_MANAGE, ctx.kernel.tenants.get(code))
             return ctx.kernel.tenants.suspend(code, actor=ctx.caller.actor, reason=reason)
 
         return await _changed(ctx, code, suspend)
@@ -232,7 +232,7 @@ class TenantMutations:
         ctx = info.context
 
         def reactivate() -> TenantInfo:
-            ctx.require(TENANTS_MANAGE, ctx.kernel.tenants.get(code).id)
+            ctx.require_at(TENANTS_MANAGE, ctx.kernel.tenants.get(code))
             return ctx.kernel.tenants.reactivate(code, actor=ctx.caller.actor)
 
         return await _changed(ctx, code, reactivate)
