@@ -17,6 +17,8 @@ from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.authz.service import Authorizer
 from nentang.kernel.data import migrate
 from nentang.kernel.data.database import Database
+from nentang.kernel.events.delivery import EventDispatcher
+from nentang.kernel.events.runner import EventRunner
 from nentang.kernel.identity.login import LoginService
 from nentang.kernel.identity.passwords import Passwords
 from nentang.kernel.identity.sessions import SessionService
@@ -50,6 +52,8 @@ class Kernel:
         "audit",
         "authz",
         "db",
+        "event_runner",
+        "events",
         "login",
         "passwords",
         "plugins",
@@ -76,6 +80,14 @@ class Kernel:
         self.sessions = SessionService(self.db, identity)
         self.tokens = TokenService(self.db, self.audit, self.authz, identity)
         self.plugins = Plugins(settings=settings, db=self.db, authz=self.authz, audit=self.audit, watcher=self.watcher)
+        self.events = EventDispatcher(
+            db=self.db,
+            tenants=self.tenants,
+            dispatcher=self.plugins.dispatcher,
+            budget=self.plugins.budget,
+            retry_delay=settings.events_retry_delay,
+        )
+        self.event_runner = EventRunner(self.events, self.db)
         self._scripts = migrate.scripts(settings)
         self._started = False
         self._start_error = ""
@@ -91,6 +103,8 @@ class Kernel:
         self.authz.load()
         self.plugins.scan()
         self.watcher.start()
+        if self.settings.events_background:
+            self.event_runner.start()
         self._started = True
 
     def upgrade_database(self) -> set[str]:
@@ -131,6 +145,7 @@ class Kernel:
         return Readiness(database=True, migrations=True)
 
     def close(self) -> None:
+        self.event_runner.stop()
         self.watcher.stop()
         self.db.dispose()
 

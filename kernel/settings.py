@@ -20,6 +20,8 @@ DEFAULT_DATABASE_URL = "sqlite:///var/nentang.db"
 DEFAULT_APP_ROLE = "nentang_app"
 #: Accepted values of ``NENTANG_LOG_LEVEL`` (any case).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: Accepted values of boolean ``NENTANG_*`` switches (any case).
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,13 @@ class Settings:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     #: GraphQL limits and persisted queries (``kernel/graphql/config.py``).
     graphql: GraphQLSettings = field(default_factory=GraphQLSettings)
+    #: Deliver outbox events from a background thread of each started kernel. Off for a kernel
+    #: built in code (tests and scripts call ``kernel.events.deliver_batch``); the server's
+    #: environment turns it on unless ``NENTANG_EVENTS_BACKGROUND=false``.
+    events_background: bool = False
+    #: Seconds before an event whose delivery had a plugin failure is offered again (doubled per
+    #: failed round, at most five minutes); the tenant's later events wait meanwhile.
+    events_retry_delay: float = 1.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -70,6 +79,9 @@ class Settings:
         log_level = raw_level.upper()
         if log_level not in LOG_LEVELS:
             raise ValidationFailed(f"NENTANG_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {raw_level!r}")
+        raw_events = environ.get("NENTANG_EVENTS_BACKGROUND", "true").strip().lower()
+        if raw_events not in _FLAGS:
+            raise ValidationFailed(f"NENTANG_EVENTS_BACKGROUND must be 'true' or 'false', not {raw_events!r}")
         return cls(
             database_url=environ.get("NENTANG_DATABASE_URL", DEFAULT_DATABASE_URL),
             app_database_url=environ.get("NENTANG_APP_DATABASE_URL") or None,
@@ -80,6 +92,7 @@ class Settings:
             log_level=log_level,
             identity=IdentitySettings.from_environ(environ),
             graphql=GraphQLSettings.from_environ(environ),
+            events_background=_FLAGS[raw_events],
         )
 
 

@@ -32,6 +32,7 @@ from nentang.kernel.authz.permissions import PLUGINS_MANAGE, PermissionSpec, Rol
 from nentang.kernel.authz.service import Authorizer
 from nentang.kernel.data.database import Database
 from nentang.kernel.data.scope import DataScope, acting_for_tenant, scoped
+from nentang.kernel.events.outbox import emit
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.plugins import settings as plugin_settings
 from nentang.kernel.plugins.approval import verify_installed
@@ -197,6 +198,8 @@ class ActivationService:
                     "as_dependency_of": trail[-1] if trail else None,
                 },
             )
+            payload = {"plugin": plugin, "version": loaded.version, "as_dependency_of": trail[-1] if trail else None}
+            emit(session, tenant_id=tenant_id, event_type="kernel.plugin.enabled", payload=payload, actor=str(actor))
             bump(session, topics.ACTIVATION, str(tenant_id))
 
     def disable(self, *, actor: Actor, plugin: str, tenant_code: str, checked: bool = True) -> ActivationView:
@@ -238,6 +241,8 @@ class ActivationService:
                 self._audit.append(
                     session, tenant_id=tenant_id, actor=actor, action="plugin.disable", target=plugin, detail={}
                 )
+                gone = {"plugin": plugin}
+                emit(session, tenant_id=tenant_id, event_type="kernel.plugin.disabled", payload=gone, actor=str(actor))
                 bump(session, topics.ACTIVATION, str(tenant_id))
         return self.view(plugin, tenant_code)
 

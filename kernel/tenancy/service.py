@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.data.database import Database
+from nentang.kernel.events.outbox import emit
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
@@ -229,6 +230,8 @@ class TenantService:
         self._audit.append(
             session, tenant_id=row.id or 0, actor=actor, action="tenant.create", target=code, detail=detail
         )
+        created = {"code": code, **detail}
+        emit(session, tenant_id=row.id or 0, event_type="kernel.tenant.created", payload=created, actor=str(actor))
         return TenantInfo.of(row)
 
     def rename(self, code: str, new_name: str, *, actor: Actor) -> TenantInfo:

@@ -16,7 +16,7 @@ _TYPE: Final = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 def check_event_type(event_type: str) -> str:
     """An event type is dotted and lower-case, starting with its emitter: ``forms.submitted``."""
-    if not _TYPE.match(event_type or ""):
+    if not _TYPE.fullmatch(event_type or ""):
         raise ValidationFailed(
             f"event type {event_type!r} must be dotted lower-case words, starting with the emitter's name "
             "(e.g. 'forms.submitted')",
