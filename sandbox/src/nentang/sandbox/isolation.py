@@ -290,8 +290,9 @@ def sandbox_env(scratch: Path, secret: str) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
+        # planted where no legitimate code looks (the SDK's test kit reads NENTANG_DATABASE_URL)
         "NENTANG_SECRET_KEY": secret,
-        "NENTANG_DATABASE_URL": f"postgresql://nentang:{secret}@db.invalid/nentang",
+        "NENTANG_SIGNING_KEY": f"-----BEGIN PRIVATE KEY-----{secret}",
     }
 
 
