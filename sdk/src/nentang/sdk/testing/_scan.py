@@ -1,0 +1,157 @@
+"""Reading a plugin's source without running it: kernel imports and permission checks.
+
+Both scans parse the files (``ast``); nothing is imported. A permission is found when a call to
+``require_permission`` or ``has_permission`` (on a context, a GraphQL request, anything) passes a
+string literal, or the name of a module-level string constant of the same file. Any other argument
+is reported as *dynamic*: the scan cannot tell which permission it is.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, final
+
+#: Calls whose first argument names a permission.
+PERMISSION_CALLS: Final = frozenset({"require_permission", "has_permission"})
+#: Folders never scanned (environments, build output, caches, VCS).
+SKIPPED_DIRS: Final = frozenset(
+    {".git", ".hg", ".venv", "venv", ".tox", ".nox", "build", "dist", "__pycache__", ".mypy_cache", ".ruff_cache"}
+)
+KERNEL_PACKAGE: Final = "nentang.kernel"
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class SourceHit:
+    """Something found in a file: where, and what."""
+
+    path: Path
+    line: int
+    #: The permission name, or the imported module, or the source of a dynamic argument.
+    value: str
+
+    def where(self, root: Path | None = None) -> str:
+        shown = self.path
+        if root is not None:
+            try:
+                shown = self.path.relative_to(root)
+            except ValueError:
+                shown = self.path
+        return f"{shown.as_posix()}:{self.line}"
+
+
+def python_files(root: Path, *, skip: Iterable[str] = ()) -> Iterator[Path]:
+    """Every ``.py`` file below ``root`` (or ``root`` itself), sorted, without skipped folders."""
+    skipped = SKIPPED_DIRS | set(skip)
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).parts[:-1]
+        if any(part in skipped or part.endswith(".egg-info") for part in parts):
+            continue
+        yield path
+
+
+def _parse(path: Path) -> ast.Module | None:
+    try:
+        return ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def kernel_imports(root: Path) -> list[SourceHit]:
+    """Every import of ``nentang.kernel`` (or a module below it) in the files below ``root``."""
+    hits: list[SourceHit] = []
+    for path in python_files(root):
+        tree = _parse(path)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                hits.extend(SourceHit(path, node.lineno, a.name) for a in node.names if _is_kernel(a.name))
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if _is_kernel(node.module):
+                    hits.append(SourceHit(path, node.lineno, node.module))
+                elif node.module == "nentang":
+                    hits.extend(
+                        SourceHit(path, node.lineno, f"nentang.{a.name}") for a in node.names if a.name == "kernel"
+                    )
+            elif isinstance(node, ast.Call) and _dynamic_import_of_kernel(node):
+                hits.append(SourceHit(path, node.lineno, KERNEL_PACKAGE))
+    return hits
+
+
+def _is_kernel(module: str) -> bool:
+    return module == KERNEL_PACKAGE or module.startswith(f"{KERNEL_PACKAGE}.")
+
+
+def _dynamic_import_of_kernel(node: ast.Call) -> bool:
+    """``importlib.import_module("nentang.kernel...")`` or ``__import__("nentang.kernel...")``."""
+    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+    if name not in ("import_module", "__import__") or not node.args:
+        return False
+    first = node.args[0]
+    return isinstance(first, ast.Constant) and isinstance(first.value, str) and _is_kernel(first.value)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class PermissionUse:
+    """The permissions a plugin's code checks, and the checks whose permission cannot be read."""
+
+    literal: tuple[SourceHit, ...]
+    dynamic: tuple[SourceHit, ...]
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(hit.value for hit in self.literal)
+
+
+def permission_uses(root: Path, *, skip: Iterable[str] = ("tests", "migrations")) -> PermissionUse:
+    """The permission checks in the files below ``root`` (tests and migrations left out)."""
+    literal: list[SourceHit] = []
+    dynamic: list[SourceHit] = []
+    for path in python_files(root, skip=skip):
+        tree = _parse(path)
+        if tree is None:
+            continue
+        constants = _module_constants(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name not in PERMISSION_CALLS:
+                continue
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                literal.append(SourceHit(path, node.lineno, first.value))
+            elif isinstance(first, ast.Name) and first.id in constants:
+                literal.append(SourceHit(path, node.lineno, constants[first.id]))
+            else:
+                dynamic.append(SourceHit(path, node.lineno, ast.unparse(first)))
+    return PermissionUse(tuple(literal), tuple(dynamic))
+
+
+def _module_constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``NAME = "text"`` (or ``NAME: Final = "text"``) assignments."""
+    constants: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    constants[target.id] = node.value.value
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            constants[node.target.id] = node.value.value
+    return constants
+
+
+__all__ = ["PermissionUse", "SourceHit", "kernel_imports", "permission_uses", "python_files"]
