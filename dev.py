@@ -55,11 +55,13 @@ def ensure_environment() -> Path:
         venv.EnvBuilder(with_pip=True).create(VENV)
     python = str(venv_python())
     print("dev.py: installing the kernel, SDK and plugins (editable) ...", flush=True)
-    args = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    for project in projects[:-1]:
-        args += ["-e", str(project)]
-    args += ["-e", f"{ROOT}[dev]"]
-    subprocess.run(args, check=True)
+    pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    # Two steps: the kernel (with the SDK it depends on) first, then the distributions that depend
+    # on the kernel; older pip cannot match `nentang` to an editable `.[dev]` in the same call.
+    subprocess.run([*pip, "-e", str(ROOT / "sdk"), "-e", f"{ROOT}[dev]"], check=True)
+    dependents = [p for p in projects if p not in (ROOT / "sdk", ROOT)]
+    if dependents:
+        subprocess.run([*pip, *(arg for p in dependents for arg in ("-e", str(p)))], check=True)
     STAMP.write_text(fingerprint)
     return venv_python()
 
