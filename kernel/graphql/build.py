@@ -25,6 +25,7 @@ from strawberry.schema.config import StrawberryConfig
 from nentang.kernel.graphql.config import GraphQLSettings
 from nentang.kernel.graphql.contributions import Contributions, PluginPart
 from nentang.kernel.graphql.module import KernelModule, RootPart, merge_root
+from nentang.kernel.graphql.modules import KERNEL_MODULES
 from nentang.kernel.graphql.schema_rules import SHARED_TYPE_NAMES, PluginFieldNames, pagination_problems
 from nentang.kernel.graphql.served import ServedSchema, SetKey
 from nentang.sdk.errors import ValidationFailed
@@ -124,24 +125,32 @@ class SchemaBuilder:
         return schema, accepted
 
     def _strawberry(self, parts: Sequence[PluginPart]) -> strawberry.Schema:
-        owners = {cls: p.plugin for p in parts for cls in (*p.contribution.queries, *p.contribution.mutations)}
-        names = PluginFieldNames(owners)
-        kernel_roots = [
-            (RootPart(f"kernel module {m.name!r}", m.queries), RootPart(f"kernel module {m.name!r}", m.mutations))
-            for m in self._modules
-        ]
-        queries = [q for q, _ in kernel_roots] + [RootPart(p.owner, p.contribution.queries) for p in parts]
-        mutations = [m for _, m in kernel_roots] + [RootPart(p.owner, p.contribution.mutations) for p in parts]
-        query = merge_root("Query", queries, names)
-        if query is None:
-            raise ValidationFailed("the kernel schema has no query fields")
-        types = [t for m in self._modules for t in m.types] + [t for p in parts for t in p.contribution.types]
-        return strawberry.Schema(
-            query=query,
-            mutation=merge_root("Mutation", mutations, names),
-            types=types,
-            config=StrawberryConfig(name_converter=names),
-        )
+        return compose(self._modules, parts)
+
+
+def compose(modules: Sequence[KernelModule], parts: Sequence[PluginPart] = ()) -> strawberry.Schema:
+    """The strawberry schema of the kernel's modules and the given plugin parts (no checks)."""
+    owners = {cls: p.plugin for p in parts for cls in (*p.contribution.queries, *p.contribution.mutations)}
+    names = PluginFieldNames(owners)
+    queries = [RootPart(f"kernel module {m.name!r}", m.queries) for m in modules]
+    mutations = [RootPart(f"kernel module {m.name!r}", m.mutations) for m in modules]
+    queries += [RootPart(p.owner, p.contribution.queries) for p in parts]
+    mutations += [RootPart(p.owner, p.contribution.mutations) for p in parts]
+    query = merge_root("Query", queries, names)
+    if query is None:
+        raise ValidationFailed("the kernel schema has no query fields")
+    types = [t for m in modules for t in m.types] + [t for p in parts for t in p.contribution.types]
+    return strawberry.Schema(
+        query=query,
+        mutation=merge_root("Mutation", mutations, names),
+        types=types,
+        config=StrawberryConfig(name_converter=names),
+    )
+
+
+def kernel_sdl(modules: Sequence[KernelModule] = KERNEL_MODULES) -> str:
+    """The SDL of the kernel schema alone, as committed in ``docs/graphql/kernel.graphql``."""
+    return str(compose(modules)) + "\n"
 
 
 def _describe(kind: str, name: str) -> str:

@@ -28,8 +28,9 @@ BAD_CURSOR = "graphql.bad_cursor"
 @strawberry.type(description="Where a page ends, and whether another one follows.")
 class PageInfo:
     has_next_page: bool
-    #: Pass as ``after`` to get the next page; ``None`` on an empty page.
-    end_cursor: str | None
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` to get the next page; null on an empty page."
+    )
 
 
 @strawberry.type(description="One item of a page, with the cursor that points just after it.")

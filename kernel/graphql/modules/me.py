@@ -37,15 +37,13 @@ class CallerUser:
 class CallerToken:
     id: int
     name: str
-    #: ``nt_<8 hex>``: the start of the token, to tell tokens apart.
-    prefix: str
+    prefix: str = strawberry.field(description="nt_<8 hex>: the start of the token, to tell tokens apart.")
     expires_at: datetime
 
 
 @strawberry.type(description="Who is calling, and for which tenant.")
 class Me:
-    #: ``user:<id>``, ``token:<id>`` or ``anonymous``.
-    principal: str
+    principal: str = strawberry.field(description="user:<id>, token:<id> or anonymous.")
     authenticated: bool
     method: AuthMethodValue
     user: CallerUser | None

@@ -52,16 +52,18 @@ class TenantStatusValue(Enum):
 
 @strawberry.type(description="A unit of government: the central level, a province, a commune, or any unit below.")
 class Tenant:
-    #: The official code ("TW", two digits for a province, five for a commune, or a unit's code).
-    code: str
-    name: str
+    code: str = strawberry.field(
+        description="The official code: TW, two digits for a province, five for a commune, or a unit's own code."
+    )
+    name: str = strawberry.field(description="The official name.")
     kind: TenantKindValue
-    #: The official division type in Vietnamese ("tỉnh", "phường", "xã", ...) where known.
-    division_type: str | None
-    #: ``SUSPENDED`` here; a tenant under a suspended ancestor is ``ACTIVE`` but does not serve.
-    status: TenantStatusValue
-    #: 0 for the central tenant, 1 for a province, and so on down.
-    depth: int
+    division_type: str | None = strawberry.field(
+        description="The official division type in Vietnamese (tỉnh, thành phố, phường, xã...) where known."
+    )
+    status: TenantStatusValue = strawberry.field(
+        description="SUSPENDED here; a tenant under a suspended ancestor stays ACTIVE but does not serve."
+    )
+    depth: int = strawberry.field(description="0 for the central tenant, 1 for a province, and so on down.")
     created_at: datetime
     updated_at: datetime
     info: strawberry.Private[TenantInfo]
