@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nentang.kernel.cli import audit, db, graphql, review, serve, tenant, token, user
+from nentang.kernel.cli import audit, db, graphql, review, sdk, serve, tenant, token, user
 
 app = typer.Typer(
     name="nentang",
@@ -21,6 +21,7 @@ app.add_typer(token.app, name="token")
 app.add_typer(audit.app, name="audit")
 app.add_typer(graphql.app, name="graphql")
 app.command("review")(review.review)
+app.add_typer(sdk.app, name="sdk")
 
 
 def main() -> None:
