@@ -994,7 +994,7 @@ def _permissions_at(pop: Population, principal: str, tenant_id: int) -> frozense
 def time_grants(kernel: Kernel, pop: Population, users: Sequence[int], url: str) -> tuple[Dist, Dist]:
     """``authz.grant`` of "auditor" at each user's commune, by the central administrator, one
     committed transaction each; floor: a bare INSERT + COMMIT into a table shaped like kernel_grant.
-    Also returns this thread's CPU time per grant (the rest of the wall time is waiting on the database)."""
+    Also returns this thread's CPU time per grant (the rest of the wall time is spent off this thread's CPU)."""
     samples, cpu = [], []
     for index in users:
         started, started_cpu = time.perf_counter(), time.thread_time()
@@ -1278,8 +1278,8 @@ def cold_line(d: Dist) -> str:
 def grant_line(d: Dist, cpu: Dist) -> str:
     return (
         f"grant: grant_ms median={d.p50:.3f} p95={d.p95:.3f} n={len(d.values)} (authz.grant by an administrator, "
-        f"checked, audited, committed; this thread's CPU median={cpu.p50:.3f} ms, the rest is waiting on the "
-        f"database) floor_ms median={d.floor_p50:.3f} (bare INSERT + COMMIT of one row) "
+        f"checked, audited, committed; this thread's CPU median={cpu.p50:.3f} ms, the rest off-CPU: database "
+        f"server, I/O, or waiting for a core) floor_ms median={d.floor_p50:.3f} (bare INSERT + COMMIT of one row) "
         f"ratio={ratio(d.p50, d.floor_p50):.1f} target<={GRANT_TARGET_MS:g}ms: {met(d.p50 <= GRANT_TARGET_MS)}"
     )
 
