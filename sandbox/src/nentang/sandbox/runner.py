@@ -43,6 +43,8 @@ def main(argv: list[str]) -> int:
             from nentang.sandbox.contract import ContractSuite
 
             findings = [f.as_dict() for f in ContractSuite(job, tracer, timings).run()]
+            if not any(f["check"] == "limits" for f in findings):
+                findings += _sdk_contract(job, timings)
         else:
             findings = _plugin_tests(job, timings)
     except MemoryError:
@@ -84,6 +86,49 @@ def _tracer(job: dict[str, Any], log: Any) -> Any:
         allows_module=allowed.allows_module,
         log=log,
     )
+
+
+def _sdk_contract(job: dict[str, Any], timings: dict[str, float]) -> list[dict[str, Any]]:
+    """The SDK's own contract suite (``nentang.sdk.testing.check_plugin``) on the installed plugin.
+
+    Its findings keep their codes; the location says which of its checks raised them. Where the
+    SDK has no contract suite, a warning says the review ran only its own.
+    """
+    start = time.perf_counter()
+    try:
+        from nentang.sdk.testing.contract import check_plugin
+    except ImportError:
+        message = "this SDK has no contract suite (nentang.sdk.testing.contract): only the review's own ran"
+        return [
+            {"check": "contract", "code": "contract.sdk_suite_missing", "location": "sdk", "message": message}
+            | {"severity": "warning"}
+        ]
+    try:
+        report = check_plugin(job["plugin"], workdir=Path(job["scratch"]) / "sdk-contract")
+    except MemoryError:
+        return [_limit("limits.memory", "the process ran out of memory under the sandbox's limit (SDK suite)")]
+    except Exception as exc:  # the suite itself broke: the review cannot vouch for what it did not check
+        return [
+            {
+                "check": "contract",
+                "code": "contract.sdk_suite_crashed",
+                "location": "sdk",
+                "message": f"{type(exc).__name__}: {exc}"[:500],
+                "severity": "error",
+            }
+        ]
+    finally:
+        timings["contract.sdk_suite"] = round(time.perf_counter() - start, 3)
+    return [
+        {
+            "check": "contract",
+            "code": f.code,
+            "location": f"sdk {f.check}: {f.location}",
+            "message": f.message,
+            "severity": f.severity,
+        }
+        for f in report.findings
+    ]
 
 
 def _plugin_tests(job: dict[str, Any], timings: dict[str, float]) -> list[dict[str, Any]]:
