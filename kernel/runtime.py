@@ -20,6 +20,7 @@ from nentang.kernel.data.database import Database
 from nentang.kernel.events.delivery import EventDispatcher
 from nentang.kernel.events.runner import EventRunner
 from nentang.kernel.identity.login import LoginService
+from nentang.kernel.identity.oidc_login import OIDCLoginService
 from nentang.kernel.identity.passwords import Passwords
 from nentang.kernel.identity.sessions import SessionService
 from nentang.kernel.identity.tokens import TokenService
@@ -55,6 +56,7 @@ class Kernel:
         "event_runner",
         "events",
         "login",
+        "oidc",
         "passwords",
         "plugins",
         "sessions",
@@ -79,6 +81,8 @@ class Kernel:
         self.login = LoginService(self.db, self.audit, self.passwords, identity)
         self.sessions = SessionService(self.db, identity)
         self.tokens = TokenService(self.db, self.audit, self.authz, identity)
+        #: OIDC sign-in, or ``None`` when no issuer is configured (the routes then answer 404).
+        self.oidc = OIDCLoginService(self.db, self.audit, identity.oidc) if identity.oidc is not None else None
         self.plugins = Plugins(settings=settings, db=self.db, authz=self.authz, audit=self.audit, watcher=self.watcher)
         self.events = EventDispatcher(
             db=self.db,
@@ -147,6 +151,8 @@ class Kernel:
     def close(self) -> None:
         self.event_runner.stop()
         self.watcher.stop()
+        if self.oidc is not None:
+            self.oidc.close()
         self.db.dispose()
 
 

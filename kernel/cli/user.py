@@ -1,4 +1,4 @@
-"""``nentang user``: operator commands for users — create, list, passwd, disable, enable, grant.
+"""``nentang user``: operator commands for users — create, list, passwd, disable, enable, grant, link-oidc.
 
 These act as the operator running the command (``Actor.command_line()``) through the services'
 explicit operator paths: whoever can run this command already controls the server, so there is no
@@ -144,3 +144,24 @@ def grant(
                 session, actor=Actor.command_line(), principal=user.principal, role=role, tenant_id=tenant_id
             )
         typer.echo(f"granted {role} to {username} at {tenant} (and below)")
+
+
+@app.command("link-oidc")
+@reports_errors
+def link_oidc(
+    username: Annotated[str, typer.Argument(help="The user who will sign in through the identity provider.")],
+    issuer: Annotated[str, typer.Option("--issuer", help="The provider's issuer URL, exactly as it publishes it.")],
+    subject: Annotated[str, typer.Option("--subject", help="The person's 'sub' at that provider.")],
+) -> None:
+    """Link a user to an account at the identity provider, so OIDC sign-in admits them (replaces any link)."""
+    with open_kernel() as kernel:
+        kernel.users.link_oidc_as_operator(Actor.command_line(), username, issuer=issuer, subject=subject)
+        typer.echo(f"linked {username} to subject {subject!r} at {issuer}")
+        configured = kernel.settings.identity.oidc
+        if configured is None or configured.issuer != issuer.strip():
+            now_set = configured.issuer if configured is not None else "none (NENTANG_OIDC_ISSUER is unset)"
+            typer.secho(
+                f"note: the configured issuer is {now_set}; sign-ins match the link only when they are equal",
+                err=True,
+                fg=typer.colors.YELLOW,
+            )

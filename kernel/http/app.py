@@ -12,7 +12,7 @@ from starlette.routing import Mount, Route, Router
 
 from nentang.kernel.graphql.endpoint import GraphQLEndpoint
 from nentang.kernel.graphql.engine import GraphQLEngine
-from nentang.kernel.http import auth_routes, tenant_routes
+from nentang.kernel.http import auth_routes, oidc_routes, tenant_routes
 from nentang.kernel.http.errors import nentang_error, unexpected_error
 from nentang.kernel.http.health import healthz, readyz
 from nentang.kernel.http.middleware.authentication import AuthenticationMiddleware
@@ -43,6 +43,7 @@ def create_app(kernel: Kernel, *, close_kernel_on_shutdown: bool = False) -> Sta
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *auth_routes.routes,
+            *oidc_routes.routes,
             Mount("/t/{tenant}", app=tenant_app),
             Route("/graphql", GraphQLEndpoint(graphql).__call__, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],

@@ -6,7 +6,8 @@
   name → 429 ``auth.throttled`` with ``Retry-After``. A sign-in posted from another origin (the
   ``Origin`` header names another site) is refused with 403 ``auth.csrf`` (login CSRF). A session
   already open in this browser is ended, so a planted session id cannot survive sign-in (fixation).
-- ``POST /auth/logout`` ends the cookie's session (the middleware has already checked its CSRF token).
+- ``POST /auth/logout`` ends the cookie's session (the middleware has already checked its CSRF token)
+  and audits it (``auth.logout`` in the user's home tenant).
 - ``GET /auth/me`` describes the caller: a user by session, or a token with its tenant.
 """
 
@@ -26,8 +27,10 @@ from starlette.routing import Route
 from nentang.kernel.http.errors import error_body
 from nentang.kernel.http.state import caller_of, kernel_of
 from nentang.kernel.identity.caller import Caller
+from nentang.kernel.identity.sessions import ActiveSession, NewSession
 from nentang.kernel.identity.timeutil import now
 from nentang.kernel.identity.user_info import UserInfo
+from nentang.kernel.runtime import Kernel
 from nentang.sdk.errors import PermissionDenied, ValidationFailed
 
 MAX_LOGIN_BODY = 16 * 1024
@@ -61,12 +64,29 @@ async def login(request: Request) -> Response:
         until = await run_in_threadpool(kernel.login.locked_until, username)
         wait = max(1, math.ceil((until - now()).total_seconds())) if until else 60
         return JSONResponse(error_body(exc.code, exc.message), status_code=429, headers={"Retry-After": str(wait)})
+    opened = await open_session(request, user)
+    expires = opened.expires_at.isoformat() if opened.expires_at else None
+    response = JSONResponse({"user": user_json(user), "csrf_token": opened.csrf_token, "expires_at": expires})
+    set_session_cookie(request, response, opened)
+    return response
+
+
+async def open_session(request: Request, user: UserInfo) -> NewSession:
+    """Open a web session for a user who has just proven who they are (any sign-in method).
+
+    A session already open in this browser is ended first, so a planted session id cannot survive
+    sign-in (fixation).
+    """
+    kernel = kernel_of(request)
     previous = caller_of(request).session
     if previous is not None:
         await run_in_threadpool(kernel.sessions.revoke, previous.id)
-    opened = await run_in_threadpool(kernel.sessions.create, user.id)
-    expires = opened.expires_at.isoformat() if opened.expires_at else None
-    response = JSONResponse({"user": user_json(user), "csrf_token": opened.csrf_token, "expires_at": expires})
+    return await run_in_threadpool(kernel.sessions.create, user.id)
+
+
+def set_session_cookie(request: Request, response: Response, opened: NewSession) -> None:
+    """Hand the browser its session cookie: HttpOnly, SameSite=Lax, Secure per the settings."""
+    kernel = kernel_of(request)
     response.set_cookie(
         kernel.settings.identity.session_cookie_name,
         opened.cookie_value,
@@ -75,7 +95,6 @@ async def login(request: Request) -> Response:
         samesite="lax",
         secure=kernel.sessions.cookie_secure(scheme=request.url.scheme, host=request.url.hostname or ""),
     )
-    return response
 
 
 async def logout(request: Request) -> Response:
@@ -83,7 +102,8 @@ async def logout(request: Request) -> Response:
     caller = caller_of(request)
     if caller.session is None:
         return _sign_in_first("sign-out needs the session cookie of a signed-in browser")
-    await run_in_threadpool(kernel.sessions.revoke, caller.session.id)
+    client = request.client.host if request.client else None
+    await run_in_threadpool(_sign_out, kernel, caller.session, client)
     response = JSONResponse({"status": "signed out"})
     response.delete_cookie(
         kernel.settings.identity.session_cookie_name,
@@ -100,6 +120,23 @@ async def me(request: Request) -> Response:
     if not caller.authenticated:
         return _sign_in_first("nobody is signed in: sign in, or send 'Authorization: Bearer <token>'")
     return JSONResponse(await run_in_threadpool(_describe, request, caller))
+
+
+def _sign_out(kernel: Kernel, active: ActiveSession, client: str | None) -> None:
+    """End the session and, if this request was the one that ended it, record the sign-out."""
+    if not kernel.sessions.revoke(active.id):
+        return  # a concurrent sign-out already ended (and recorded) it
+    detail = {"session": active.id[:12], **({"client": client} if client else {})}
+    user = active.user
+    with kernel.db.platform() as session, session.begin():
+        kernel.audit.append(
+            session,
+            tenant_id=user.home_tenant_id,
+            actor=user.actor,
+            action="auth.logout",
+            target=user.username,
+            detail=detail,
+        )
 
 
 def _describe(request: Request, caller: Caller) -> dict[str, object]:

@@ -1,4 +1,5 @@
-"""Identity settings: password cost, login throttling, web-session lifetimes, the session cookie.
+"""Identity settings: password cost, login throttling, web-session lifetimes, the session cookie,
+and the OpenID Connect issuer (``None``: OIDC sign-in is off).
 
 One frozen value, held by :class:`~nentang.kernel.settings.Settings` as ``settings.identity``, so a
 test passes cheap password hashing or short timeouts to its own kernel without touching a global.
@@ -11,12 +12,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final, final
 
+from nentang.kernel.identity.oidc import OIDCSettings
 from nentang.kernel.identity.passwords import HashParameters
 from nentang.sdk.errors import ValidationFailed
 
 SESSION_COOKIE_NAME: Final = "nentang_session"
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
+#: The variables that configure OIDC sign-in, each with the :class:`OIDCSettings` field it fills.
+OIDC_ENVIRON: Final = {
+    "NENTANG_OIDC_ISSUER": "issuer",
+    "NENTANG_OIDC_CLIENT_ID": "client_id",
+    "NENTANG_OIDC_CLIENT_SECRET": "client_secret",
+    "NENTANG_OIDC_REDIRECT_URI": "redirect_uri",
+}
 
 
 @final
@@ -43,6 +52,9 @@ class IdentitySettings:
     #: How often at most a session's ``last_seen_at`` or a token's ``last_used_at`` is written,
     #: so that a busy client does not cost one write per request.
     touch_interval: timedelta = timedelta(minutes=1)
+    #: The identity provider for OIDC sign-in (``/auth/oidc/start``); ``None`` turns it off. Its
+    #: ``repr`` leaves the client secret out, so this value is safe to log.
+    oidc: OIDCSettings | None = None
 
     def __post_init__(self) -> None:
         if self.login_max_failures < 1:
@@ -56,4 +68,23 @@ class IdentitySettings:
         raw = environ.get("NENTANG_SESSION_COOKIE_SECURE", "true").strip().lower()
         if raw not in _TRUE | _FALSE:
             raise ValidationFailed(f"NENTANG_SESSION_COOKIE_SECURE must be 'true' or 'false', not {raw!r}")
-        return cls(session_cookie_secure=raw in _TRUE)
+        return cls(session_cookie_secure=raw in _TRUE, oidc=_oidc_from_environ(environ))
+
+
+def _oidc_from_environ(environ: Mapping[str, str]) -> OIDCSettings | None:
+    """All four ``NENTANG_OIDC_*`` variables set: OIDC on; none set: off; some: an error naming the rest."""
+    # Whitespace around a URL or id is a copy-and-paste accident; a secret is taken exactly as given.
+    values = {
+        field_name: raw if field_name == "client_secret" else raw.strip()
+        for name, field_name in OIDC_ENVIRON.items()
+        for raw in (environ.get(name, ""),)
+    }
+    missing = [name for name, field_name in OIDC_ENVIRON.items() if not values[field_name].strip()]
+    if len(missing) == len(OIDC_ENVIRON):
+        return None
+    if missing:
+        raise ValidationFailed(
+            f"OIDC sign-in is half configured: set {', '.join(missing)} too (or unset every NENTANG_OIDC_* variable)",
+            code="auth.oidc_bad_settings",
+        )
+    return OIDCSettings(**values)

@@ -84,3 +84,24 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = 0
     window_started_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP)
     locked_until: datetime | None = Field(default=None, sa_type=TIMESTAMP)
+
+
+class OIDCPendingLogin(SQLModel, table=True):
+    """An OIDC sign-in between ``/auth/oidc/start`` and its callback: single-use, expiring.
+
+    Keyed by the SHA-256 of the ``state`` (the callback presents the state; the table alone gives
+    nothing a forger could present) and bound to the browser that started it by the SHA-256 of a
+    random cookie. The nonce and PKCE verifier must be kept in clear: the callback needs them.
+    """
+
+    __tablename__ = "kernel_oidc_login"
+
+    state_hash: str = Field(primary_key=True, max_length=64, description="SHA-256 hex of the OIDC state")
+    #: SHA-256 hex of the browser-binding cookie's secret.
+    browser_hash: str = Field(max_length=64)
+    nonce: str = Field(max_length=128)
+    code_verifier: str = Field(max_length=128)
+    #: A same-site path to land on after sign-in.
+    return_to: str = Field(max_length=2048)
+    #: Older than the issuer's ``login_timeout_seconds``: refused, and swept by the next start.
+    created_at: datetime = Field(default_factory=utcnow, sa_type=TIMESTAMP, index=True)

@@ -1,4 +1,5 @@
-"""Users: create, read, set a password, disable and enable — each act audited in the home tenant.
+"""Users: create, read, set a password, disable and enable, link to an identity provider's account —
+each act audited in the home tenant.
 
 Why two entry points per write: an administrator's act (``create_user``) is checked against the
 administrator's own permission (``kernel.users.manage`` at the user's home tenant, which a grant at
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Final, final
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
@@ -142,6 +144,19 @@ class UserService:
         require_operator(actor)
         return self._set_status(actor, username, ACTIVE, "", checked=False)
 
+    def link_oidc(self, actor: Actor, username: str, *, issuer: str, subject: str) -> UserInfo:
+        """Let a user sign in through an identity provider: link them to ``(issuer, subject)``.
+
+        OIDC sign-in accepts only subjects linked this way (users are provisioned, never created by a
+        sign-in). A user has at most one link; linking again replaces it (the audit entry keeps the
+        old one). An account at the provider links to one user only.
+        """
+        return self._link_oidc(actor, username, issuer, subject, checked=True)
+
+    def link_oidc_as_operator(self, actor: Actor, username: str, *, issuer: str, subject: str) -> UserInfo:
+        require_operator(actor)
+        return self._link_oidc(actor, username, issuer, subject, checked=False)
+
     # -- implementation ------------------------------------------------------------------
 
     def _create(
@@ -221,6 +236,35 @@ class UserService:
             )
             return UserInfo.of(row)
 
+    def _link_oidc(self, actor: Actor, username: str, issuer: str, subject: str, *, checked: bool) -> UserInfo:
+        issuer, subject = _check_oidc_account(issuer, subject)
+        with self._db.platform() as session, session.begin():
+            row = user_by_name(session, username)
+            if checked:
+                self._authz.require_in(session, str(actor), row.home_tenant_id, USERS_MANAGE)
+            if (row.oidc_issuer, row.oidc_subject) == (issuer, subject):
+                raise Conflict(f"user {username!r} is already linked to that account", code="user.unchanged")
+            holder = session.scalar(select(User.id).where(User.oidc_issuer == issuer, User.oidc_subject == subject))
+            if holder is not None:
+                raise _oidc_taken(issuer)
+            detail: dict[str, object] = {"user_id": row.id, "issuer": issuer, "subject": subject}
+            if row.oidc_issuer is not None:
+                detail["replaced"] = {"issuer": row.oidc_issuer, "subject": row.oidc_subject}
+            row.oidc_issuer, row.oidc_subject, row.updated_at = issuer, subject, now()
+            try:
+                session.flush()
+            except SAIntegrityError as exc:  # a concurrent link of the same account won the race
+                raise _oidc_taken(issuer) from exc
+            self._audit.append(
+                session,
+                tenant_id=row.home_tenant_id,
+                actor=actor,
+                action="user.link_oidc",
+                target=username,
+                detail=detail,
+            )
+            return UserInfo.of(row)
+
 
 def require_operator(actor: Actor) -> None:
     """Operator paths skip the permission check, so only the server's operators may take them."""
@@ -233,6 +277,31 @@ def require_operator(actor: Actor) -> None:
 
 def _taken(username: str) -> Conflict:
     return Conflict(f"a user named {username!r} already exists; usernames are unique", code="user.taken")
+
+
+def _oidc_taken(issuer: str) -> Conflict:
+    return Conflict(
+        f"that account of {issuer!r} is already linked to another user; an account signs in as one user only",
+        code="user.oidc_taken",
+    )
+
+
+def _check_oidc_account(issuer: str, subject: str) -> tuple[str, str]:
+    """The issuer URL (as the provider publishes it, exactly) and subject, if both are usable."""
+    issuer = (issuer or "").strip()
+    parts = urlsplit(issuer)
+    if len(issuer) > 255 or parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValidationFailed(
+            f"OIDC issuer {issuer[:80]!r} is not valid: an http(s) URL of at most 255 characters, exactly as the "
+            "provider's discovery document names it",
+            code="user.bad_oidc_issuer",
+        )
+    if not isinstance(subject, str) or not 0 < len(subject) <= 255 or not subject.isprintable():
+        raise ValidationFailed(
+            "OIDC subject must be 1-255 printable characters, exactly as the provider's 'sub' claim",
+            code="user.bad_oidc_subject",
+        )
+    return issuer, subject
 
 
 def tenant_by_code(session: Session, code: str) -> Tenant:

@@ -14,6 +14,10 @@ valid. Deciding *what* the caller may do is not done here: routes ask the author
   as the ``csrf_token`` field of a URL-encoded form; otherwise 403 ``auth.csrf``. Bearer requests are
   exempt: a cross-site page cannot make a browser attach an Authorization header.
 - Paths in ``csrf_exempt_paths`` (sign-in) are not checked: they do not act with the session.
+- A valid credential of a suspended tenant is refused with 403 ``auth.tenant_suspended``: a session
+  whose user's home tenant (or an ancestor of it) is suspended, a token whose tenant (or an ancestor)
+  is. This is :meth:`TenantService.is_serving`, checked once per request — two primary-key reads,
+  nothing cached across requests, so a suspension takes effect on every worker at the next request.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nentang.kernel.http.errors import error_body
 from nentang.kernel.http.state import CALLER_KEY
 from nentang.kernel.identity.caller import Caller
+from nentang.kernel.identity.sessions import ActiveSession
+from nentang.kernel.identity.tokens import TokenInfo
 from nentang.kernel.runtime import Kernel
 from nentang.sdk.errors import PermissionDenied
 
@@ -65,6 +71,9 @@ class AuthenticationMiddleware:
                 return
         else:
             caller = await self._cookie(headers)
+            if isinstance(caller, JSONResponse):
+                await caller(scope, receive, send)
+                return
             if caller.session is not None and _needs_csrf(scope, self.csrf_exempt_paths):
                 sent, receive = await _csrf_token_sent(scope, headers, receive)
                 if sent is None or not hmac.compare_digest(sent.encode(), caller.session.csrf_token.encode()):
@@ -87,24 +96,50 @@ class AuthenticationMiddleware:
                 "auth.unsupported_scheme", "send the API token as 'Authorization: Bearer <token>'", "invalid_request"
             )
         try:
-            token = await run_in_threadpool(self.kernel.tokens.authenticate, credentials.strip())
+            token, stopped = await run_in_threadpool(self._token, credentials.strip())
         except PermissionDenied as exc:
             return _unauthorized(exc.code, exc.message, "invalid_token")
+        if stopped is not None:
+            return _suspended(f"the API token's tenant {stopped!r} is suspended (or under a suspended tenant)")
         return Caller.of_token(token)
 
-    async def _cookie(self, headers: Headers) -> Caller:
+    async def _cookie(self, headers: Headers) -> Caller | JSONResponse:
         raw = headers.get("cookie")
         value = cookie_parser(raw).get(self.cookie_name) if raw else None
         if not value:
             return Caller.anonymous()
-        active = await run_in_threadpool(self.kernel.sessions.resolve, value)
-        return Caller.of_session(active) if active is not None else Caller.anonymous()
+        active, stopped = await run_in_threadpool(self._session, value)
+        if active is None:
+            return Caller.anonymous()
+        if stopped is not None:
+            return _suspended(
+                f"the home tenant {stopped!r} of {active.user.username!r} is suspended (or under a suspended "
+                "tenant); the account is paused until it is reactivated"
+            )
+        return Caller.of_session(active)
+
+    def _token(self, plaintext: str) -> tuple[TokenInfo, str | None]:
+        token = self.kernel.tokens.authenticate(plaintext)
+        return token, self._suspended_tenant(token.tenant_id)
+
+    def _session(self, cookie_value: str) -> tuple[ActiveSession | None, str | None]:
+        active = self.kernel.sessions.resolve(cookie_value)
+        return active, (self._suspended_tenant(active.user.home_tenant_id) if active is not None else None)
+
+    def _suspended_tenant(self, tenant_id: int) -> str | None:
+        """The tenant's code if it (or an ancestor) is suspended, else ``None``."""
+        tenant = self.kernel.tenants.get_by_id(tenant_id)
+        return None if self.kernel.tenants.is_serving(tenant) else tenant.code
 
 
 def _unauthorized(code: str, message: str, error: str) -> JSONResponse:
     description = message.replace('"', "'").replace("\\", "/")
     challenge = f'Bearer error="{error}", error_description="{description}"'
     return JSONResponse(error_body(code, message), status_code=401, headers={"WWW-Authenticate": challenge})
+
+
+def _suspended(message: str) -> JSONResponse:
+    return JSONResponse(error_body("auth.tenant_suspended", message), status_code=403)
 
 
 def _needs_csrf(scope: Scope, exempt: frozenset[str]) -> bool:
