@@ -2,17 +2,26 @@
 
 Contract:
 
-- This facade is for plugins. The kernel never imports ``nentang.sdk`` itself; it may use
-  the SDK's public submodules (``errors``, ``tables``, ``migrations``), which define the
-  contract the kernel implements.
-- Everything a plugin needs is listed in ``__all__``; nothing else is public.
-- A name is removed only after a release that warns about it, naming the replacement;
-  renamed names stay available as aliases until then.
-- The SDK's version is the API version a plugin declares in its manifest.
+- **For plugins only.** A plugin (and its tests, with :mod:`nentang.sdk.testing`) imports from
+  ``nentang.sdk`` and nothing of the kernel. The kernel never imports this facade; it uses the
+  SDK's public submodules (``errors``, ``tables``, ``migrations``, ``hookspecs``, ...), which
+  define the contract it implements. Nothing here reaches the kernel, a request global or a whole
+  third-party package.
+- **Everything a plugin needs is in** ``__all__``, sorted; nothing else is public. The hooks a
+  plugin may implement are documented in :mod:`nentang.sdk.hookspecs`.
+- **Stable names.** A name is removed only in the release its deprecation warning announced (a
+  :class:`NentangDeprecationWarning` naming the replacement, see :mod:`nentang.sdk.deprecated`);
+  a renamed name stays available as an alias until then.
+- **Versions.** The SDK's version is the API version a plugin declares in its manifest (``api``).
+  The kernel checks that range *before* it imports a plugin; :func:`require_sdk` offers the same
+  check to code that runs without the kernel. See ``docs/sdk-compatibility.md``.
 """
 
+from nentang.sdk import deprecated as _deprecated
 from nentang.sdk._markers import hookimpl
+from nentang.sdk._require import require_sdk
 from nentang.sdk.context import TenantContext, TenantRef
+from nentang.sdk.deprecated import NentangDeprecationWarning
 from nentang.sdk.errors import (
     Conflict,
     CrossTenantWrite,
@@ -31,6 +40,7 @@ from nentang.sdk.events import Event
 from nentang.sdk.graphql import GraphQLContribution, GraphQLRequest, graphql_metadata, graphql_request
 from nentang.sdk.manifest import Manifest
 from nentang.sdk.migrations import enable_tenant_isolation
+from nentang.sdk.settings import check_settings_schema, is_secret_setting, settings_defaults, validate_settings
 from nentang.sdk.tables import TenantOwned
 
 __version__ = "0.1.0"
@@ -43,6 +53,7 @@ __all__ = [
     "GraphQLRequest",
     "IntegrityError",
     "Manifest",
+    "NentangDeprecationWarning",
     "NentangError",
     "NotFound",
     "PermissionDenied",
@@ -56,8 +67,34 @@ __all__ = [
     "TenantUnavailable",
     "ValidationFailed",
     "__version__",
+    "check_settings_schema",
     "enable_tenant_isolation",
     "graphql_metadata",
     "graphql_request",
     "hookimpl",
+    "is_secret_setting",
+    "require_sdk",
+    "settings_defaults",
+    "validate_settings",
 ]
+
+#: Public objects that keep the module they are defined in: dataclasses and models whose
+#: annotations are resolved against their own module (``typing.get_type_hints``, pydantic).
+_KEEP_MODULE = frozenset({"Event", "GraphQLContribution", "Manifest", "TenantOwned", "TenantRef"})
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if _name not in _KEEP_MODULE and (isinstance(_obj, type) or (callable(_obj) and hasattr(_obj, "__code__"))):
+        _obj.__module__ = __name__  # reprs and tracebacks show the public path, as httpx does
+del _name, _obj
+
+
+def __getattr__(name: str) -> object:
+    """Old names kept as aliases after a rename (:data:`nentang.sdk.deprecated.ALIASES`): they warn
+    and answer with the new object until the release that removes them."""
+    alias = _deprecated.ALIASES.get(name)
+    if alias is None:
+        raise AttributeError(f"module 'nentang.sdk' has no attribute {name!r}")
+    new, category = alias
+    _deprecated.warn_deprecated(f"nentang.sdk.{name}", replacement=f"nentang.sdk.{new}", category=category)
+    return globals()[new]

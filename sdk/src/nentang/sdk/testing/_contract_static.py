@@ -6,10 +6,8 @@ from __future__ import annotations
 import tomllib
 from typing import TYPE_CHECKING
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from nentang.sdk.manifest import MANIFEST_FILE, Manifest, check_manifest
+from nentang.sdk.settings import check_settings_schema
 from nentang.sdk.testing._scan import kernel_imports, permission_uses
 
 if TYPE_CHECKING:
@@ -116,27 +114,10 @@ def _settings_schema(source: PluginSource, manifest: Manifest | None, collect: C
         return
     schema = dict(manifest.settings_schema)
     where = f"{MANIFEST_FILE}:settings_schema"
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        collect.add("settings_schema", "contract.settings_schema", where, f"not a valid JSON Schema: {exc.message}")
-        collect.done("settings_schema")
-        return
-    if schema.get("type") != "object":
-        collect.add(
-            "settings_schema", "contract.settings_schema", where, 'settings are a JSON object: say type = "object"'
-        )
-    examples = schema.get("examples", [])
-    validator = Draft202012Validator(schema)
-    for i, example in enumerate(examples if isinstance(examples, list) else []):
-        for error in validator.iter_errors(example):
-            collect.add(
-                "settings_schema",
-                "contract.settings_schema",
-                f"{where}.examples[{i}]",
-                f"the example does not validate: {error.message}",
-            )
-    if settings_for_contract(schema) is None:
+    problems = check_settings_schema(schema)
+    for problem in problems:
+        collect.add("settings_schema", "contract.settings_schema", where, problem)
+    if not any(p.startswith("not a valid JSON Schema") for p in problems) and settings_for_contract(schema) is None:
         collect.add(
             "settings_schema",
             "contract.settings_example",
@@ -144,7 +125,7 @@ def _settings_schema(source: PluginSource, manifest: Manifest | None, collect: C
             "neither {} nor the schema's first 'examples' entry is valid settings, so the plugin cannot be "
             "enabled for the checks: add an 'examples' list to settings_schema",
         )
-    collect.done("settings_schema", "valid JSON Schema (Draft 2020-12)")
+    collect.done("settings_schema", "valid JSON Schema (Draft 2020-12) of an object")
 
 
 __all__ = ["run"]

@@ -144,9 +144,9 @@ class HookRecorder:
         with self._lock:
             return len(self._calls)
 
-    # -- installing on one kernel's plugin manager -----------------------------------------
+    # -- installing on one kernel's plugin manager (the kit's business) --------------------
 
-    def install(self, pm: pluggy.PluginManager) -> None:
+    def _install(self, pm: pluggy.PluginManager) -> None:
         """Wrap every ``nentang_*`` implementation registered on ``pm`` not wrapped yet.
 
         Called when the kernel starts and again whenever its plugin host registers more plugins.
@@ -167,7 +167,7 @@ class HookRecorder:
                 impl.argnames = given
                 self._installed.append((impl, original, wanted))
 
-    def uninstall(self) -> None:
+    def _uninstall(self) -> None:
         """Give every wrapped implementation back its own function and argument names."""
         for impl, original, wanted in reversed(self._installed):
             impl.function, impl.argnames = original, wanted

@@ -65,9 +65,9 @@ class RunningKernel:
                 kernel.authz.sync_declarations(session)  # on PostgreSQL the tables were just emptied
             kernel.start()
             self.hooks = HookRecorder(read_events=self._read_events, tenant_id=self._tenant_id)
-            self.hooks.install(kernel.plugins.host.pm)
-            self._stack.callback(self.hooks.uninstall)
-            kernel.plugins.host.on_change(lambda: self.hooks.install(kernel.plugins.host.pm))
+            self.hooks._install(kernel.plugins.host.pm)
+            self._stack.callback(self.hooks._uninstall)
+            kernel.plugins.host.on_change(lambda: self.hooks._install(kernel.plugins.host.pm))
             self._declare_plugins(kernel)
         except BaseException:
             self._stack.close()

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from nentang.sdk.testing._recorder import HookRecorder
 
 MARKERS = (
-    "nentang_plugins(*plugins, at='commune', settings=None): enable the plugins (at a level of the kit's tree, "
-    "or a tenant code; settings by plugin name) before the test — NenTang test kit",
+    "nentang_plugins(*plugins, at='commune', settings=None): enable the plugins as the test's kernel starts "
+    "(at a level of the kit's tree or a tenant code; settings by plugin name) — NenTang test kit",
     "nentang_settings(**overrides): kernel settings for this test's nentang_kernel — NenTang test kit",
     "nentang_contract(plugin): after the test body, run the contract suite on the plugin (an installed "
     "plugin's name or a project folder) and fail with every finding's code — NenTang test kit",
