@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,13 @@ def work_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def reviews(work_dirs: dict[str, Path]) -> dict[str, ReviewReport]:
-    """Every sample reviewed once; work folders kept (the digest test installs the built wheel)."""
-    return {name: review(SAMPLES / name, ReviewOptions(work_dir=work)) for name, work in work_dirs.items()}
+    """Every sample reviewed once, three at a time (a review mostly waits on its subprocesses);
+    work folders kept (the digest test installs the built wheel)."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {
+            name: pool.submit(review, SAMPLES / name, ReviewOptions(work_dir=work)) for name, work in work_dirs.items()
+        }
+        return {name: future.result() for name, future in futures.items()}
 
 
 def errors(report: ReviewReport) -> set[tuple[str, str]]:

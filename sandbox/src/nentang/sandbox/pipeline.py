@@ -12,6 +12,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from collections.abc import Iterator
@@ -274,12 +275,17 @@ class _Review:
         report.details.update(outcome.timings)
 
 
+#: ``sys.path`` is the process's: reviews running in threads take turns to change it.
+_PATH_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _on_path(folder: Path) -> Iterator[None]:
     """Put the review environment first on ``sys.path`` while discovery looks (nothing is imported)."""
-    sys.path.insert(0, str(folder))
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(str(folder))
+    with _PATH_LOCK:
+        sys.path.insert(0, str(folder))
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(str(folder))

@@ -15,6 +15,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+#: System files any library may read (time zones, certificates, name resolution, MIME types).
+HARMLESS_READS = [
+    Path(p)
+    for p in (
+        "/usr/share",
+        "/usr/lib",
+        "/etc/ssl",
+        "/etc/ca-certificates",
+        "/etc/localtime",
+        "/etc/timezone",
+        "/etc/mime.types",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/etc/nsswitch.conf",
+        "/etc/host.conf",
+        "/etc/gai.conf",
+        "/dev/urandom",
+        "/proc/self",
+    )
+]
+
 
 def set_limits(limits: dict[str, int]) -> None:
     """Hard limits: the plugin cannot raise them again (it holds no privilege in the sandbox)."""
@@ -73,7 +94,7 @@ def _tracer(job: dict[str, Any], log: Any) -> Any:
 
     allowed = allowance(job["capabilities"])
     readable = [Path(p) for p in sys.path if p and Path(p).is_dir()]
-    readable += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path("/usr/share/zoneinfo")]
+    readable += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), *HARMLESS_READS]
     trusted = [Path(next(iter(m.__path__))) for m in (nentang.kernel, nentang.sdk, nentang.sandbox)]
     return Tracer(
         package_dir=Path(job["package_dir"]),

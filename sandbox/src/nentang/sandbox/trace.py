@@ -70,7 +70,10 @@ class Tracer:
         #: As loaded (``.dev/nentang/kernel`` is a link to ``kernel/``) and resolved.
         self.trusted = tuple(sorted({str(q) + os.sep for p in trusted_dirs for q in (p, p.resolve())}))
         self.scratch = str(scratch.resolve()) + os.sep
-        self.readable = tuple(sorted({str(p.resolve()).rstrip(os.sep) + os.sep for p in readable}))
+        roots = {str(p).rstrip(os.sep) for p in readable} | {str(p.resolve()).rstrip(os.sep) for p in readable}
+        #: Folders (and single files such as ``/etc/localtime``) the plugin may read.
+        self.readable = tuple(sorted(r + os.sep for r in roots))
+        self.readable_files = frozenset(roots)
         self.denied = frozenset(denied_modules)
         self.allows_host = allows_host
         self.allows_env = allows_env
@@ -218,7 +221,7 @@ class Tracer:
             return
         if writing:
             self._record("trace.file_write", f"writes {full} (outside the scratch folder)")
-        elif full != "/dev/null" and not full.startswith(self.readable):
+        elif full != "/dev/null" and full not in self.readable_files and not full.startswith(self.readable):
             self._record("trace.file_read", f"reads {full}")
 
     def _socket(self, name: str, args: tuple[Any, ...]) -> None:
