@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -104,3 +107,58 @@ def test_without_bubblewrap_the_plan_says_what_is_missing(tmp_path: Path) -> Non
     assert {f.code for f in sandbox.findings} >= {"sandbox.no_bubblewrap", "sandbox.no_network_namespace"}
     assert all(f.severity == "error" for f in sandbox.findings if f.code.startswith("sandbox.no_"))
     assert any("NO isolation" in line for line in sandbox.description)
+
+
+TRACED = """
+import json, sys, threading
+from pathlib import Path
+from nentang.sandbox.trace import Tracer
+
+package, scratch = Path(sys.argv[1]), Path(sys.argv[2])
+log = open(scratch / "trace.jsonl", "w")
+tracer = Tracer(
+    package_dir=package, trusted_dirs=[], scratch=scratch, readable=[Path(p) for p in sys.path if p],
+    denied_modules=["subprocess", "socket"], allows_host=lambda host: host == "lgsp.example.vn",
+    allows_env=lambda name: name == "FORMS_KEY", allows_module=lambda module: False, log=log,
+)
+tracer.install()
+sys.path.insert(0, str(package.parent))
+import nentang_t.plugin
+nentang_t.plugin.run(scratch)
+print(json.dumps(sorted({(e["code"], e["location"]) for e in tracer.events})))
+"""
+
+PLUGIN = """
+import os, threading
+def run(scratch):
+    (scratch / "ok.txt").write_text("scratch is fine")
+    os.environ.get("FORMS_KEY")
+    os.getenv("NENTANG_SECRET_KEY")
+    threading.Thread(target=lambda: None).start()
+    eval("1 + 1")
+    __import__("sub" + "process")
+    try:
+        open("/proc/version").read()
+    except OSError:
+        pass
+"""
+
+
+def test_the_trace_names_what_the_plugins_own_code_touched(tmp_path: Path) -> None:
+    package = tmp_path / "site" / "nentang_t"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "plugin.py").write_text(PLUGIN)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", TRACED, str(package), str(scratch)], capture_output=True, text=True, check=True
+    )
+    events = {tuple(e) for e in json.loads(done.stdout.splitlines()[-1])}
+    assert events == {
+        ("trace.env_read", "plugin.py:6"),
+        ("trace.thread", "plugin.py:7"),
+        ("trace.dynamic_code", "plugin.py:8"),
+        ("trace.forbidden_import", "plugin.py:9"),
+        ("trace.file_read", "plugin.py:11"),
+    }

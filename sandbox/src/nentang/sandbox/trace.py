@@ -91,7 +91,27 @@ class Tracer:
         sys.addaudithook(self._audit)
         self._wrap_imports()
         self._wrap_environ()
+        self._wrap_threads()
         self._watch_sql()
+
+    def _wrap_threads(self) -> None:
+        """Python 3.11 audits no thread start: wrap ``Thread.start`` and ``_thread.start_new_thread``."""
+        import _thread
+
+        tracer = self
+        original_start = threading.Thread.start
+        original_new = _thread.start_new_thread
+
+        def start(thread: threading.Thread) -> None:
+            tracer._record("trace.thread", f"starts a thread ({thread.name})")
+            original_start(thread)
+
+        def start_new_thread(function: Any, args: Any, kwargs: Any = None) -> int:
+            tracer._record("trace.thread", "starts a thread (_thread)")
+            return original_new(function, args, kwargs or {})
+
+        threading.Thread.start = start  # type: ignore[method-assign]
+        _thread.start_new_thread = start_new_thread
 
     def _wrap_imports(self) -> None:
         original_import = builtins.__import__
@@ -199,8 +219,6 @@ class Tracer:
             self._socket(name, args)
         elif name in _PROCESS_EVENTS:
             self._record("trace.process", f"{name} {_short(args)}")
-        elif name == "_thread.start_new_thread":
-            self._record("trace.thread", "starts a thread")
         elif name in {"compile", "exec"}:
             self._record("trace.dynamic_code", f"{name}()", direct=True)
         elif name == "import":
