@@ -68,9 +68,11 @@ class GraphQLEndpoint:
             params = await self._params(request)
             query = self.engine.persisted.resolve(params.query, params.extensions)
             caller = caller_of(request)
-            tenant, served = await run_in_threadpool(
-                self._tenant_and_schema, caller, request.headers.get(TENANT_HEADER)
-            )
+            header = request.headers.get(TENANT_HEADER)
+            tenant = self.engine.tenants.cached(caller, header)
+            served = self.engine.cached_served(tenant.id) if tenant is not None else None
+            if tenant is None or served is None:
+                tenant, served = await run_in_threadpool(self._tenant_and_schema, caller, header)
             structlog.contextvars.bind_contextvars(tenant=tenant.code)
             result = await self._run(query, params, caller, tenant, served)
         except RequestError as refused:
@@ -111,6 +113,7 @@ class GraphQLEndpoint:
             tenant=tenant,
             served=served,
             settings=settings,
+            reader=engine.reader,
             tenant_changed=engine.tenants.forget,
         )
         result = execute(

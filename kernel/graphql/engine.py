@@ -20,8 +20,9 @@ from nentang.kernel.propagation import topics
 from nentang.kernel.runtime import Kernel
 from nentang.sdk.errors import NotFound
 
-#: Bound of the (enabled names → set key) memo; emptied when full.
+#: Bounds of the (enabled names → set key) and (tenant → set key) memos; emptied when full.
 _MAX_KEYS = 10_000
+_MAX_TENANTS = 100_000
 
 
 @final
@@ -45,16 +46,28 @@ class GraphQLEngine:
             self.settings.persisted_queries_path, only=self.settings.persisted_queries_only
         )
         self.tenants = TenantResolver(kernel, self.settings.tenant_cache_seconds)
+        #: One-statement reads of platform tables: on PostgreSQL in autocommit, which saves the
+        #: BEGIN and ROLLBACK round trips around a single SELECT.
+        engine = kernel.db.app_engine
+        self.reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
+        )
         self._keys: dict[frozenset[str], SetKey] = {}
+        #: Tenant id → its set, as last read; dropped when the tenant's activations change. A read
+        #: that raced with a drop is not kept (the generation check).
+        self._tenant_keys: dict[int, SetKey] = {}
+        self._generation = 0
         self._closed = False
         kernel.watcher.subscribe(topics.ACTIVATION, self._on_activation)
         kernel.watcher.subscribe(topics.TENANCY, self.tenants.forget)
-        kernel.plugins.host.on_change(self._keys.clear)
+        kernel.plugins.host.on_change(self._forget_keys)
 
     # -- which schema serves a tenant -------------------------------------------------------------
 
     def key_for(self, tenant_id: int) -> SetKey:
-        """The tenant's enabled-plugin set, with versions, as this worker serves it now."""
+        """The tenant's enabled-plugin set, with versions, as this worker serves it now (may read
+        the database: call from a worker thread)."""
+        generation = self._generation
         names = self.kernel.plugins.dispatcher.enabled(tenant_id)
         key = self._keys.get(names)
         if key is None:
@@ -63,7 +76,16 @@ class GraphQLEngine:
             if len(self._keys) >= _MAX_KEYS:
                 self._keys.clear()
             self._keys[names] = key
+        if generation == self._generation:
+            if len(self._tenant_keys) >= _MAX_TENANTS:
+                self._tenant_keys.clear()
+            self._tenant_keys[tenant_id] = key
         return key
+
+    def cached_served(self, tenant_id: int) -> ServedSchema | None:
+        """The tenant's schema if known without any reading or building (the hot path), else ``None``."""
+        key = self._tenant_keys.get(tenant_id)
+        return self.schemas.peek(key) if key is not None else None
 
     def served_for(self, tenant_id: int) -> ServedSchema:
         """The schema for the tenant (built now if its set was never seen; call from a worker thread)."""
@@ -85,12 +107,22 @@ class GraphQLEngine:
     # -- change notifications ---------------------------------------------------------------------
 
     def _on_activation(self, key: str | None) -> None:
-        """A tenant's activations changed (this worker or another): build its new set's schema now,
-        in the background, so that its next request finds it ready."""
-        if self._closed or key is None or not key.isdigit():
+        """A tenant's activations changed (this worker or another): forget its set, and build the
+        new set's schema now, in the background, so that its next request finds it ready. (The
+        plugin runtime subscribed first, so its activation cache has already dropped the tenant.)"""
+        if key is None or not key.isdigit():
+            self._forget_keys()
             return
         tenant_id = int(key)
-        self.schemas.prebuild(lambda: self.key_for(tenant_id))
+        self._generation += 1
+        self._tenant_keys.pop(tenant_id, None)
+        if not self._closed:
+            self.schemas.prebuild(lambda: self.key_for(tenant_id))
+
+    def _forget_keys(self) -> None:
+        self._generation += 1
+        self._tenant_keys.clear()
+        self._keys.clear()
 
     def close(self) -> None:
         self._closed = True

@@ -42,6 +42,19 @@ class TenantResolver:
             self._by_code.clear()
             self._by_id.clear()
 
+    def cached(self, caller: Caller, header: str | None) -> TenantInfo | None:
+        """:meth:`resolve` without blocking, for a token or an anonymous caller whose tenant was
+        resolved moments ago (the hot path); ``None`` when that needs the database."""
+        if caller.user is not None or self._ttl <= 0:
+            return None
+        if caller.token is not None:
+            entry = self._by_id.get(caller.token.tenant_id)
+        else:
+            entry = self._by_code.get(header.strip()) if header else None
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return self.resolve(caller, header)  # answered from the entry: no database read
+
     def resolve(self, caller: Caller, header: str | None) -> TenantInfo:
         """The request's tenant (runs in a worker thread), or a ``RequestError`` saying why not."""
         header = header.strip() if header is not None else None
