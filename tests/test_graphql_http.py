@@ -5,6 +5,7 @@ status, and nothing changed."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -341,3 +342,34 @@ def test_a_broken_registry_stops_the_app_with_every_problem_named(settings: Sett
             create_app(kernel)
     finally:
         kernel.close()
+
+
+# -- the document cache and pathological documents ---------------------------------------------------
+
+
+def test_a_repeated_document_is_parsed_and_validated_once_per_schema(
+    http: TestClient, gql: GraphQL, tree: Tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nentang.kernel.graphql import documents
+
+    validations: list[object] = []
+    real = documents.validate
+    monkeypatch.setattr(documents, "validate", lambda *a, **k: validations.append(a) or real(*a, **k))
+    query = "query($c: String!) { tenant(code: $c) { name } }"
+    for code in ("01", "00001", "00002"):
+        assert gql.data(query, {"c": code})["tenant"]["name"]
+    assert len(validations) == 1
+    served = http.app.state.graphql.served_for(tree.p1.id)  # type: ignore[attr-defined]
+    assert served.documents.get(query) is not None
+
+
+def test_fragments_spread_into_each_other_cost_no_more_than_the_document_is_long(gql: GraphQL) -> None:
+    levels = 40
+    fragments = ["fragment F0 on Tenant { code }"] + [
+        f"fragment F{i} on Tenant {{ parent {{ ...F{i - 1} }} ancestors {{ ...F{i - 1} }} }}" for i in range(1, levels)
+    ]
+    query = f'{{ tenant(code: "01") {{ ...F{levels - 1} }} }} ' + " ".join(fragments)
+    started = time.monotonic()
+    refused = gql.post(query)
+    assert time.monotonic() - started < 5
+    assert refused.status_code == 400 and codes(refused) == ["graphql.depth_limit"]
