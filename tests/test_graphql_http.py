@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from structlog.testing import capture_logs
 
 from nentang.kernel.graphql.config import GraphQLSettings
 from nentang.kernel.graphql.persisted import sha256
 from nentang.kernel.http.app import create_app
 from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
+from nentang.sdk.errors import ValidationFailed
 from tests.conftest import Tree
 from tests.graphql_fixtures import GRAPHQL_RESPONSE, GraphQL, codes, token_for
 from tests.identity_fixtures import PASSWORD, actions, identity_settings, make_admin, make_user
@@ -373,3 +375,46 @@ def test_fragments_spread_into_each_other_cost_no_more_than_the_document_is_long
     refused = gql.post(query)
     assert time.monotonic() - started < 5
     assert refused.status_code == 400 and codes(refused) == ["graphql.depth_limit"]
+
+
+def test_a_failure_outside_any_resolver_is_masked_in_the_graphql_shape(
+    gql: GraphQL, http: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = http.app.state.graphql  # type: ignore[attr-defined]
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(engine.persisted, "resolve", broken)
+    with capture_logs() as logs:
+        response = gql.post("{ me { principal } }")
+    assert response.status_code == 500 and codes(response) == ["internal"] and "fire" not in response.text
+    [logged] = [e for e in logs if e["event"] == "graphql.unexpected_error"]
+    assert logged["error_id"] == response.json()["errors"][0]["extensions"]["errorId"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "problem"),
+    [
+        ({"NENTANG_GRAPHQL_MAX_DEPTH": "deep"}, "NENTANG_GRAPHQL_MAX_DEPTH must be a whole number"),
+        ({"NENTANG_GRAPHQL_MAX_COST": "0"}, "graphql.max_cost must be at least 1"),
+        ({"NENTANG_GRAPHQL_PERSISTED_ONLY": "true"}, "persisted_queries_only needs a registry"),
+        ({"NENTANG_GRAPHQL_PERSISTED_ONLY": "maybe"}, "NENTANG_GRAPHQL_PERSISTED_ONLY must be 'true' or 'false'"),
+    ],
+)
+def test_graphql_settings_from_the_environment_name_what_is_wrong(environ: dict[str, str], problem: str) -> None:
+    with pytest.raises(ValidationFailed, match=problem):
+        Settings.from_environ(environ)
+
+
+def test_graphql_settings_from_the_environment() -> None:
+    settings = Settings.from_environ(
+        {
+            "NENTANG_GRAPHQL_MAX_PAGE_SIZE": "50",
+            "NENTANG_GRAPHQL_MAX_BODY_BYTES": "65536",
+            "NENTANG_GRAPHQL_PERSISTED_QUERIES": "/etc/nentang/persisted.json",
+            "NENTANG_GRAPHQL_PERSISTED_ONLY": "yes",
+        }
+    ).graphql
+    assert (settings.max_page_size, settings.max_body_bytes, settings.max_depth) == (50, 65536, 15)
+    assert settings.persisted_queries_path == Path("/etc/nentang/persisted.json") and settings.persisted_queries_only

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any, Final, final
 
@@ -78,6 +79,12 @@ class GraphQLEndpoint:
         except RequestError as refused:
             status = refused.status if refused.always or media == GRAPHQL_RESPONSE else 200
             return JSONResponse({"errors": refused.errors}, status, refused.headers, media_type=media)
+        except Exception as exc:  # a failure outside any resolver: masked, in the GraphQL shape
+            error_id = uuid.uuid4().hex
+            structlog.get_logger("nentang.graphql").error("graphql.unexpected_error", error_id=error_id, exc_info=exc)
+            message = f"an unexpected error occurred; quote the error id {error_id} to the operators"
+            body = {"errors": [codes.error_dict(message, codes.INTERNAL, errorId=error_id)]}
+            return JSONResponse(body, 500, media_type=media)
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = format_errors(result.errors, codes.FIELD_ERROR)

@@ -80,6 +80,7 @@ class PersistedQueries:
             wanted = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
             if not isinstance(wanted, str) or not wanted:
                 raise RequestError(BAD_REQUEST, "extensions.persistedQuery.sha256Hash must be the hex SHA-256 string")
+            wanted = wanted.lower()
             if isinstance(query, str):
                 if sha256(query) != wanted:
                     raise RequestError(
@@ -88,7 +89,7 @@ class PersistedQueries:
                 if self.only and wanted not in self._documents:
                     raise self._not_found(wanted)
                 return query
-            body = self._documents.get(wanted.lower())
+            body = self._documents.get(wanted)
             if body is None:
                 raise self._not_found(wanted)
             return body
