@@ -1,4 +1,9 @@
-"""Probes: ``/healthz`` says the process is up; ``/readyz`` that it can serve (database, migrations)."""
+"""Probes: ``/healthz`` says the process is up; ``/readyz`` that it can serve (database, migrations).
+
+``/readyz`` also names the plugins this worker runs, with the version it imported
+(``"plugins": {"forms": "1.2.0"}``): during a rolling upgrade it tells which workers run the new
+release. Plugin names and versions only — no tenants, no settings.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,12 @@ async def healthz(_request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    readiness = await run_in_threadpool(kernel_of(request).readiness)
+    kernel = kernel_of(request)
+    readiness = await run_in_threadpool(kernel.readiness)
     body = {
         "status": "ready" if readiness.ready else "not ready",
         "checks": {"database": readiness.database, "migrations": readiness.migrations},
+        "plugins": kernel.plugins.versions(),
     }
     if readiness.detail:
         body["detail"] = readiness.detail

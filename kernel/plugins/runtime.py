@@ -1,8 +1,19 @@
-"""The plugin machinery of one worker, assembled: host, dispatcher, activation, error budget."""
+"""The plugin machinery of one worker, assembled: host, dispatcher, activation, error budget.
+
+Rescanning reaches every worker: :meth:`Plugins.rescan` scans in this process and bumps the
+:data:`RESCAN` topic, and every other worker's change watcher then scans in a background thread
+(the watcher's subscribers must stay cheap). Upgrades of a plugin already registered are never
+swapped in process; a rolling restart of the workers applies them (``docs/plugins-operations.md``).
+"""
 
 from __future__ import annotations
 
-from typing import final
+import os
+import threading
+import uuid
+from typing import Final, final
+
+import structlog
 
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.authz.service import Authorizer
@@ -12,9 +23,13 @@ from nentang.kernel.plugins.dispatch import Dispatcher, activation_cache
 from nentang.kernel.plugins.host import PluginHost, ScanReport
 from nentang.kernel.plugins.quarantine import ErrorBudget
 from nentang.kernel.propagation import topics
+from nentang.kernel.propagation.versions import bump
 from nentang.kernel.propagation.watcher import ChangeWatcher
 from nentang.kernel.settings import Settings
 from nentang.sdk import __version__ as sdk_version
+
+#: Installed plugins may have changed: every worker scans again. Key: the requesting process's token.
+RESCAN: Final = "plugins.rescan"
 
 
 @final
@@ -33,11 +48,66 @@ class Plugins:
             db=db, host=self.host, authz=authz, audit=audit, activations=activation_cache(db), budget=self.budget
         )
         self.activation = ActivationService(db=db, host=self.host, dispatcher=self.dispatcher, authz=authz, audit=audit)
+        self._db = db
+        #: Keys of the rescans this process asked for (it has scanned already; it ignores their echo).
+        self._own_requests: set[str] = set()
+        self._rescan_lock = threading.Lock()
+        self._rescan_pending = False
+        self._log = structlog.get_logger("nentang.plugins")
         watcher.subscribe(topics.ACTIVATION, self._on_activation_change)
+        watcher.subscribe(RESCAN, self._on_rescan_requested)
 
     def _on_activation_change(self, key: str | None) -> None:
         self.dispatcher.activations.evict(int(key) if key else None)
 
     def scan(self) -> ScanReport:
-        """Register installed plugins not registered yet (start-up, and ``nentang plugin rescan``)."""
+        """Register installed plugins not registered yet, in this process (start-up, tests)."""
         return self.host.scan()
+
+    def rescan(self) -> ScanReport:
+        """Scan here, then ask every other worker to scan too; returns this process's report.
+
+        What ``nentang plugin rescan`` and the admin mutation call. Other workers hear of it
+        through the change watcher (LISTEN/NOTIFY on PostgreSQL, the version poll on SQLite)
+        and scan within about a second. A plugin upgraded on disk is reported as unchanged:
+        it needs a rolling restart.
+        """
+        report = self.scan()
+        self.request_rescan()
+        return report
+
+    def request_rescan(self) -> None:
+        """Tell every running worker to scan for newly installed plugins (one committed version bump)."""
+        key = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._own_requests.add(key)
+        with self._db.platform() as session, session.begin():
+            bump(session, RESCAN, key)
+
+    def _on_rescan_requested(self, key: str | None) -> None:
+        if key is not None and key in self._own_requests:
+            return
+        with self._rescan_lock:
+            if self._rescan_pending:  # a scan is about to start and will see the same files
+                return
+            self._rescan_pending = True
+        threading.Thread(target=self._scan_in_background, name="nentang-plugin-rescan", daemon=True).start()
+
+    def _scan_in_background(self) -> None:
+        with self._rescan_lock:
+            self._rescan_pending = False  # a request arriving from now on gets a scan of its own
+        try:
+            report = self.scan()
+        except Exception as exc:  # e.g. an unreadable registry.toml: report it, keep serving
+            self._log.error("plugin.rescan_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self._log.info(
+            "plugin.rescanned",
+            registered=list(report.registered),
+            quarantined=list(report.quarantined),
+            unchanged=len(report.unchanged),
+        )
+
+    def versions(self) -> dict[str, str]:
+        """The plugins this worker runs, by name, with the version it imported (sorted)."""
+        loaded = dict(self.host.plugins)  # one atomic copy: a rescan may add entries meanwhile
+        return {name: loaded[name].version for name in sorted(loaded)}
