@@ -16,6 +16,11 @@ from nentang.kernel.tenancy.seed import CENTRAL_CODE, seed_national_tree
 DEMO_DATABASE_URL = "sqlite:///var/nentang.db"
 #: The demo's first administrator, with the admin role at the central tenant.
 DEMO_ADMIN = "admin"
+#: uvicorn's default (5 s) is shorter than a worker's start on a busy host (imports alone take 2-3 s):
+#: a rolling restart whose new worker misses it is abandoned half-way, old workers still running.
+WORKER_START_TIMEOUT = 60
+#: uvicorn's default is no limit: one request that never ends would stall a rolling restart for good.
+GRACEFUL_TIMEOUT = 30
 
 
 @reports_errors
@@ -23,8 +28,24 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (they share the database).")] = 1,
+    worker_start_timeout: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Seconds a new worker may take to start during a rolling restart (kill -HUP) before the "
+            "restart is abandoned; also how long the supervisor waits for a worker's liveness answer.",
+        ),
+    ] = WORKER_START_TIMEOUT,
+    graceful_timeout: Annotated[
+        int,
+        typer.Option(min=1, help="Seconds a stopping worker lets requests in flight finish before cancelling them."),
+    ] = GRACEFUL_TIMEOUT,
 ) -> None:
-    """Serve the platform over HTTP (the database must be at head: `nentang db upgrade`)."""
+    """Serve the platform over HTTP (the database must be at head: `nentang db upgrade`).
+
+    With 2 or more workers, `kill -HUP <pid of this process>` replaces the workers one at a time,
+    each new one serving before the old one stops (docs/plugins-operations.md).
+    """
     load_settings()  # fail early, in this process, on bad NENTANG_* values
     uvicorn.run(
         "nentang.kernel.http.server:app_from_environ",
@@ -34,6 +55,8 @@ def serve(
         workers=workers,
         log_level="warning",
         access_log=False,
+        timeout_worker_healthcheck=worker_start_timeout,
+        timeout_graceful_shutdown=graceful_timeout,
     )
 
 
