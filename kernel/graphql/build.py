@@ -46,7 +46,7 @@ class SchemaBuilder:
         self._settings = settings
         self._hide_suggestions = hide_suggestions
         self._log = structlog.get_logger("nentang.graphql")
-        kernel = self._strawberry(())
+        kernel = self._kernel = self._strawberry(())
         problems = pagination_problems(kernel._schema)
         if problems:
             raise ValidationFailed("the kernel schema breaks the pagination rule: " + "; ".join(problems))
@@ -62,7 +62,7 @@ class SchemaBuilder:
         left_out: dict[str, tuple[str, ...]] = {p.plugin: p.problems for p in parts if not p.usable}
         accepted = self._without_collisions([p for p in parts if p.usable], left_out)
         try:
-            schema = self._strawberry(accepted)
+            schema = self._strawberry(accepted) if accepted else self._kernel
         except Exception as exc:
             self._log.error("graphql.build_failed", plugins=[p.plugin for p in accepted], error=repr(exc))
             schema, accepted = self._one_by_one(accepted, left_out)
@@ -114,7 +114,7 @@ class SchemaBuilder:
         self, parts: list[PluginPart], left_out: dict[str, tuple[str, ...]]
     ) -> tuple[strawberry.Schema, list[PluginPart]]:
         accepted: list[PluginPart] = []
-        schema = self._strawberry(())
+        schema = self._kernel
         for part in parts:
             try:
                 schema = self._strawberry((*accepted, part))

@@ -61,6 +61,7 @@ class GraphQLEngine:
         kernel.watcher.subscribe(topics.ACTIVATION, self._on_activation)
         kernel.watcher.subscribe(topics.TENANCY, self.tenants.forget)
         kernel.plugins.host.on_change(self._forget_keys)
+        self.schemas.get(frozenset())  # the kernel alone, ready for the first request (built above)
 
     # -- which schema serves a tenant -------------------------------------------------------------
 
