@@ -98,7 +98,7 @@ def test_readyz_is_503_with_a_reason_on_a_never_migrated_database(tmp_path: Path
     body = response.json()
     assert body["status"] == "not ready"
     assert body["checks"] == {"database": True, "migrations": False}
-    assert re.fullmatch(r"migrations not at head: pending \['k\d{4}'.*\]", body["detail"]), body["detail"]
+    assert re.fullmatch(r"migrations not at head: pending \[.*'k\d{4}'.*\]", body["detail"]), body["detail"]
 
 
 def test_readyz_is_503_when_the_database_cannot_be_opened(tmp_path: Path) -> None:

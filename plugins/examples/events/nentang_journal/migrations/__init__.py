@@ -1,0 +1,1 @@
+"""The Alembic branch of journal (found through the ``nentang.migrations`` entry point)."""

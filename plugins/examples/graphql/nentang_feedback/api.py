@@ -1,0 +1,71 @@
+"""What the feedback plugin offers to code — its resolvers and the plugins that require it.
+
+Everything takes the tenant-bound session of the caller: the functions see one tenant's rows only.
+This module (with :data:`SUBMITTED`) is the plugin's published interface: other plugins use it, not
+its table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Final
+
+from sqlalchemy.orm import Session
+from sqlmodel import col, func, select
+
+from nentang.sdk import ValidationFailed
+from nentang_feedback.models import FeedbackRecord
+
+#: The event emitted when feedback is recorded; its payload is ``{"number": n}``.
+SUBMITTED: Final = "feedback.submitted"
+#: Vietnam's time (UTC+7, no daylight saving): the day a resident submitted on.
+VIETNAM: Final = timezone(timedelta(hours=7), "ICT")
+DEFAULT_MAX_LENGTH: Final = 2000
+
+
+def submit(session: Session, *, text: str, submitted_by: str, max_length: int = DEFAULT_MAX_LENGTH) -> FeedbackRecord:
+    """Record one piece of feedback with the tenant's next number.
+
+    Two submissions racing for the same number: the second one's commit fails on the primary key
+    and the caller gets an error to retry — never two items with one number.
+    """
+    text = text.strip()
+    if not text:
+        raise ValidationFailed("feedback: the text is empty", code="feedback.empty")
+    if len(text) > max_length:
+        raise ValidationFailed(
+            f"feedback: the text has {len(text)} characters; this commune accepts at most {max_length}",
+            code="feedback.too_long",
+        )
+    number = (session.scalar(select(func.max(FeedbackRecord.number))) or 0) + 1
+    item = FeedbackRecord(number=number, text=text, submitted_by=submitted_by)
+    session.add(item)
+    session.flush()
+    return item
+
+
+def page(session: Session, *, first: int, after: int | None = None) -> tuple[Sequence[FeedbackRecord], bool]:
+    """Up to ``first`` items numbered above ``after``, and whether more follow."""
+    query = select(FeedbackRecord).order_by(col(FeedbackRecord.number)).limit(first + 1)
+    if after is not None:
+        query = query.where(col(FeedbackRecord.number) > after)
+    rows = list(session.scalars(query))
+    return rows[:first], len(rows) > first
+
+
+def counts_by_day(session: Session, *, since: date) -> dict[date, int]:
+    """How many items were submitted on each day (Vietnam time) from ``since`` on."""
+    start = datetime(since.year, since.month, since.day, tzinfo=VIETNAM)
+    counts: dict[date, int] = {}
+    for submitted_at in session.scalars(
+        select(FeedbackRecord.submitted_at).where(col(FeedbackRecord.submitted_at) >= start)
+    ):
+        day = _aware(submitted_at).astimezone(VIETNAM).date()
+        counts[day] = counts.get(day, 0) + 1
+    return counts
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the column stores UTC
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

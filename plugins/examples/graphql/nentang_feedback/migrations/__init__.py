@@ -1,0 +1,1 @@
+"""The Alembic branch of feedback (found through the ``nentang.migrations`` entry point)."""
