@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 
 from nentang.kernel.data import migrate
@@ -44,3 +46,22 @@ def test_the_suite_database_is_at_head(kernel: Kernel) -> None:
     readiness = kernel.readiness()
     assert readiness.ready, readiness.detail
     assert kernel.db.dialect == ("postgresql" if ON_POSTGRES else "sqlite")
+
+
+def test_a_plugin_whose_migrations_cannot_be_found_does_not_stop_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    info = site / "nentang_ghost-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nentang-ghost\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[nentang.migrations]\nghost = nentang_ghost.migrations\n")
+    monkeypatch.syspath_prepend(str(site))
+    assert "ghost" in {ep.name for ep in entry_points(group=migrate.ENTRY_POINT_GROUP)}  # it is seen...
+    assert not any("ghost" in location for location in migrate.plugin_version_locations())  # ...and left out
+    kernel = create_kernel(make_settings(f"sqlite:///{tmp_path}/k.db"))
+    try:
+        kernel.upgrade_database()
+        assert not kernel.pending_migrations()
+    finally:
+        kernel.close()

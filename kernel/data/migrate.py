@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import structlog
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -19,21 +20,31 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from nentang.kernel.settings import Settings
-from nentang.sdk.errors import ValidationFailed
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 ENTRY_POINT_GROUP = "nentang.migrations"
 
 
 def plugin_version_locations() -> list[str]:
-    """Version folders of installed plugins, found through their entry points."""
+    """Version folders of installed plugins, found through their entry points.
+
+    A plugin whose migrations cannot be located (a broken or half-installed package) is left
+    out and logged: like any broken plugin it must not stop a worker from starting. Its
+    tables simply do not exist, and readiness does not count a branch it cannot see.
+    """
     locations = []
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        spec = importlib.util.find_spec(ep.value)
+        try:
+            spec = importlib.util.find_spec(ep.value)  # imports the parent package: may raise anything
+        except Exception as exc:
+            spec, problem = None, f"{type(exc).__name__}: {exc}"
+        else:
+            problem = "package not found"
         if spec is None or not spec.submodule_search_locations:
-            raise ValidationFailed(
-                f"plugin {ep.name!r} declares migrations in package {ep.value!r}, which cannot be found"
+            structlog.get_logger("nentang.migrations").error(
+                "migrations.plugin_branch_unavailable", plugin=ep.name, package=ep.value, problem=problem
             )
+            continue
         locations.extend(spec.submodule_search_locations)
     return locations
 
