@@ -11,10 +11,11 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from nentang.kernel.cli.main import app
@@ -226,6 +227,17 @@ def test_something_that_is_not_a_plugin_project(tmp_path: Path) -> None:
     assert statuses(report) == {"manifest": "failed", **{c: "skipped" for c in CHECKS[1:]}}
 
 
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """The command configures logging onto the runner's stderr, which is closed afterwards."""
+    saved = structlog.get_config()
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("restored_logging")
 def test_the_command_prints_the_report_and_exits_with_its_verdict(project: Project, tmp_path: Path) -> None:
     runner = CliRunner()
     args = ["--postgres", POSTGRES] if ON_POSTGRES else []
