@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nentang.kernel.cli import audit, db, graphql, plugin, review, sdk, serve, tenant, token, user
+from nentang.kernel.cli import audit, db, graphql, plugin, review, scaffold, sdk, serve, tenant, token, user
 
 app = typer.Typer(
     name="nentang",
@@ -19,6 +19,7 @@ app.add_typer(tenant.app, name="tenant")
 app.add_typer(user.app, name="user")
 app.add_typer(token.app, name="token")
 app.add_typer(plugin.app, name="plugin")
+plugin.app.command("new")(scaffold.new)
 app.add_typer(audit.app, name="audit")
 app.add_typer(graphql.app, name="graphql")
 app.command("review")(review.review)
