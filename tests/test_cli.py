@@ -137,7 +137,8 @@ def test_db_upgrade_brings_a_fresh_sqlite_file_to_head(tmp_path: Path) -> None:
     assert re.search(r"pending: (\w+, )*k\d{4}", before)  # with the heads of installed plugins' branches
 
     out = ok(nentang(url, "db", "upgrade"))
-    assert re.fullmatch(r"database at head: (\w+, )*k\d{4}(, \w+)*\n", out), out
+    # the applied tips: the kernel's own, or plugin revisions that depend on (and so stand for) it
+    assert re.fullmatch(r"database at head: \w+(, \w+)*\n", out), out
     assert (tmp_path / "fresh.db").is_file()
     after = ok(nentang(url, "db", "current"))
     assert "up to date" in after
