@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from nentang.kernel.authz.models import Grant, Permission, Role, RolePermission
@@ -138,15 +139,21 @@ def grant(
         held = authz.permissions_in(session, str(actor), tenant_id)
         _require(held, GRANTS_MANAGE, actor, tenant)
         _require_subset(role_perms, held, actor, tenant, what=f"role {role_row.name!r}")
-    row = Grant(principal=principal, role_id=role_row.id or 0, tenant_id=tenant_id, granted_by=str(actor))
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except SAIntegrityError:
+    # One statement instead of a savepoint around the insert: a grant is on many hot paths.
+    values = {
+        "principal": principal,
+        "role_id": role_row.id,
+        "tenant_id": tenant_id,
+        "granted_by": str(actor),
+        "granted_at": utcnow(),
+    }
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    grant_id = session.scalar(dialect_insert(Grant).values(**values).on_conflict_do_nothing().returning(Grant.id))
+    if grant_id is None:
         raise Conflict(
             f"{principal} already holds role {role_row.name!r} at {tenant.code!r}", code="authz.grant_exists"
-        ) from None
+        )
+    row = Grant(id=grant_id, **values)  # a detached record of what was inserted
     authz.audit.append(
         session,
         tenant_id=tenant_id,

@@ -7,7 +7,7 @@ versions as a fallback, so a lost notification costs at most one poll interval.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from nentang.kernel.data.database import record_change
@@ -20,24 +20,31 @@ MAX_PAYLOAD = 7000
 
 
 def bump(session: Session, topic: str, key: str | None = None) -> int:
-    """Record that ``topic`` changed (optionally only for ``key``); returns the new version."""
-    result = session.execute(
+    """Record that ``topic`` changed (optionally only for ``key``); returns the new version.
+
+    On PostgreSQL the NOTIFY rides on the same statement as the increment (one round trip):
+    a change of authorisation is on the path of every grant.
+    """
+    suffix = key or ""
+    if len(topic) + len(suffix) + 24 > MAX_PAYLOAD:
+        suffix = ""
+    statement = (
         update(ChangeVersion)
         .where(ChangeVersion.topic == topic)
         .values(version=ChangeVersion.version + 1)
         .returning(ChangeVersion.version)
     )
-    version = result.scalar()
+    if session.get_bind().dialect.name == "postgresql":
+        payload = func.concat(topic, ":", ChangeVersion.version, ":", suffix)
+        statement = statement.returning(func.pg_notify(CHANNEL, payload))
+    version = session.execute(statement).scalar()
     if version is None:
         session.add(ChangeVersion(topic=topic, version=1))
         session.flush()
         version = 1
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(func.pg_notify(CHANNEL, f"{topic}:1:{suffix}")))
     record_change(session, (topic, version, key))
-    if session.get_bind().dialect.name == "postgresql":
-        payload = f"{topic}:{version}:{key or ''}"
-        if len(payload) > MAX_PAYLOAD:
-            payload = f"{topic}:{version}:"
-        session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
     return version
 
 
