@@ -334,7 +334,12 @@ class ContractSuite:
             "contract.enable_failed",
             where,
             lambda: activation.enable(
-                actor=self.actor, plugin=self.name, tenant_code=code, settings=settings, checked=False
+                actor=self.actor,
+                plugin=self.name,
+                tenant_code=code,
+                settings=settings,
+                with_dependencies=True,
+                checked=False,
             ),
         ):
             self.enabled.discard(code)
@@ -355,7 +360,12 @@ class ContractSuite:
             "contract.reenable_failed",
             where,
             lambda: activation.enable(
-                actor=self.actor, plugin=self.name, tenant_code=code, settings=settings, checked=False
+                actor=self.actor,
+                plugin=self.name,
+                tenant_code=code,
+                settings=settings,
+                with_dependencies=True,
+                checked=False,
             ),
         ):
             self.enabled.discard(code)

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, final
 
+import importlib_metadata
+
 from nentang.kernel.plugins.approval import files_digest, installed_files
 from nentang.kernel.plugins.discovery import Candidate, discover
 from nentang.sandbox import bandit, environment, isolation, static
@@ -143,6 +145,7 @@ class _Review:
         report = self.report
         with _on_path(env.site):
             candidates = discover(sdk_version, path=[str(env.site), *sys.path])
+        self.candidates = candidates
         mine = [c for c in candidates if c.distribution == info.distribution]
         if not mine:
             report.findings.append(
@@ -202,7 +205,7 @@ class _Review:
             "scratch": str(scratch),
             "out": str(out),
             "database": str(scratch / "review.db"),
-            "plugin_path": [str(env.site)],
+            "plugin_path": [str(env.site), *self._required_plugins(report.plugin)],
             "capabilities": report.capabilities,
             "canary": canary,
             "secret_canary": secret,
@@ -238,6 +241,36 @@ class _Review:
                 )
             )
         report.output = "\n".join(outputs)[-20_000:]
+
+    def _required_plugins(self, name: str) -> list[str]:
+        """A folder where the sandbox's kernel discovers the plugins ``name`` requires, and only those.
+
+        Each required plugin (and what it requires in turn) is installed in the kernel's environment
+        next to every other plugin; copying just its ``.dist-info`` metadata into a folder of its own
+        lets the kernel find it without loading the others. Its code is imported from where it is.
+        """
+        by_name = {c.name: c for c in self.candidates}
+        wanted: list[str] = []
+        pending = list(by_name[name].manifest.requires) if by_name.get(name) and by_name[name].manifest else []
+        while pending:
+            other = pending.pop()
+            candidate = by_name.get(other)
+            if other in wanted or candidate is None or other == name:
+                continue
+            wanted.append(other)
+            pending.extend(candidate.manifest.requires if candidate.manifest else ())
+        if not wanted:
+            return []
+        folder = self.work / "required"
+        for other in wanted:
+            dist = importlib_metadata.distribution(by_name[other].distribution)
+            info = folder / f"{by_name[other].distribution.replace('-', '_')}-{dist.version}.dist-info"
+            info.mkdir(parents=True, exist_ok=True)
+            for part in ("METADATA", "entry_points.txt"):
+                text = dist.read_text(part)
+                if text is not None:
+                    (info / part).write_text(text, encoding="utf-8")
+        return [str(folder)]
 
     def _collect(self, outcome: isolation.RunOutcome, label: str, canary: str, secret: str) -> None:
         report = self.report
