@@ -187,6 +187,7 @@ def test_return_to_is_where_the_browser_lands(
     [
         "https://evil.example/",
         "//evil.example/path",
+        "//[evil",
         "/\\evil.example",
         "relative/path",
         "javascript:alert(1)",

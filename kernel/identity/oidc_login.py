@@ -48,7 +48,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, final
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -100,16 +99,13 @@ def safe_return_to(value: str | None) -> str:
     """
     if value is None or value == "":
         return DEFAULT_RETURN_TO
-    parts = urlsplit(value)
     if (
         len(value) > MAX_RETURN_TO
         or not value.startswith("/")
         or value.startswith("//")
         or "\\" in value
         or any(not ch.isprintable() or ch.isspace() for ch in value)
-        or parts.scheme
-        or parts.netloc
-    ):
+    ):  # a single leading "/" and no backslash: neither a scheme nor a host can follow
         raise ValidationFailed(
             "return_to must be a path on this site, such as /t/01/ (no scheme, no host, no backslash, "
             f"at most {MAX_RETURN_TO} characters)",
