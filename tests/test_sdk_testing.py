@@ -120,6 +120,12 @@ def test_markers_enable_where_they_say_and_nowhere_else(
     assert nentang_kernel.enabled(nentang_tree.other_commune) == frozenset()
 
 
+@pytest.mark.nentang_plugins("kitalpha", settings={"greeting": "Xin chào"})
+def test_marker_settings_not_keyed_by_plugin_are_a_usage_error(request: pytest.FixtureRequest) -> None:
+    with pytest.raises(pytest.UsageError, match=r"settings are keyed by plugin name.*\['greeting'\]"):
+        request.getfixturevalue("nentang_kernel")
+
+
 def test_the_enable_factory_and_disable(
     nentang_enable: EnablePlugin, nentang_kernel: RunningKernel, nentang_tree: TenantTree, nentang_hooks: HookRecorder
 ) -> None:

@@ -140,6 +140,12 @@ def _enable_marked(request: pytest.FixtureRequest, running: RunningKernel) -> No
         at = marker.kwargs.get("at", "commune")
         tenant = running.tree[at] if isinstance(at, str) else at
         settings = marker.kwargs.get("settings") or {}
+        strays = sorted(set(settings) - set(marker.args))
+        if strays:
+            raise pytest.UsageError(
+                f"nentang_plugins: settings are keyed by plugin name, e.g. settings={{'forms': {{...}}}}; "
+                f"{strays} are not among the marker's plugins {list(marker.args)}"
+            )
         for plugin in marker.args:
             if (plugin, tenant.code) in done:
                 continue
