@@ -80,6 +80,7 @@ def plan(*, work: Path, scratch: Path, out: Path, bwrap: str | None, unshare: st
     if bwrap is not None:
         prefix = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
         needed = [Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).resolve().parent, work]
+        needed += _import_roots()  # editable installs live in the checkout, which may be under /tmp
         prefix += _expose_to_nobody(needed, {Path("/tmp")}) if root else ["--ro-bind", str(work), str(work)]
         prefix += ["--bind", str(scratch), str(scratch)]
         prefix += ["--bind", str(out), str(out)]
@@ -298,3 +299,27 @@ def sandbox_env(scratch: Path, secret: str) -> dict[str, str]:
 
 def current_python() -> Path:
     return Path(sys.executable)
+
+
+def _import_roots() -> list[Path]:
+    """Folders the sandboxed interpreter imports from that an empty /tmp (or a private folder)
+    would otherwise hide: every existing sys.path entry, and the real folders behind the
+    ``nentang`` namespace (the kernel's editable install reaches ``kernel/`` through a link)."""
+    roots = [Path(entry) for entry in sys.path if entry and Path(entry).is_dir()]
+    try:
+        import nentang
+
+        roots += [Path(portion).resolve() for portion in nentang.__path__]
+        roots += [
+            Path(portion).resolve() / child
+            for portion in nentang.__path__
+            for child in ("kernel",)
+            if (Path(portion) / child).exists()
+        ]
+    except ImportError:
+        pass
+    unique: dict[str, Path] = {}
+    for root in roots:
+        for candidate in (root, root.resolve()):
+            unique.setdefault(str(candidate), candidate)
+    return list(unique.values())
