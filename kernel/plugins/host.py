@@ -24,7 +24,7 @@ import structlog
 
 from nentang.kernel.plugins.approval import Approval, load_registry, verify_installed
 from nentang.kernel.plugins.discovery import Candidate, discover
-from nentang.sdk import hookspecs
+from nentang.sdk import hookspecs  # the module nentang/sdk/hookspecs.py, the hook contract
 from nentang.sdk._markers import PROJECT
 from nentang.sdk.manifest import Finding, Manifest
 

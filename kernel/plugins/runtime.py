@@ -26,7 +26,7 @@ from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
 from nentang.kernel.propagation.watcher import ChangeWatcher
 from nentang.kernel.settings import Settings
-from nentang.sdk import __version__ as sdk_version
+from nentang.sdk.version import __version__ as sdk_version
 
 #: Installed plugins may have changed: every worker scans again. Key: the requesting process's token.
 RESCAN: Final = "plugins.rescan"

@@ -42,8 +42,7 @@ from nentang.sdk.manifest import Manifest
 from nentang.sdk.migrations import enable_tenant_isolation
 from nentang.sdk.settings import check_settings_schema, is_secret_setting, settings_defaults, validate_settings
 from nentang.sdk.tables import TenantOwned
-
-__version__ = "0.1.0"
+from nentang.sdk.version import __version__
 
 __all__ = [
     "Conflict",
