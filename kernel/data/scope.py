@@ -150,14 +150,42 @@ def _tenant_mappers(state: ORMExecuteState) -> list[Any]:
     """The tenant-owned classes whose tables the statement reads or writes, wherever they appear
     (entity, select_from, join, subquery). The filter goes through the ORM, so a tenant-owned
     table named through Core (``Note.__table__``) is refused rather than silently unfiltered;
-    ``text()`` is invisible here, and on PostgreSQL row-level security still applies to it."""
+    ``text()`` is invisible here, and on PostgreSQL row-level security still applies to it.
+
+    The answer depends only on the statement's structure, so it is remembered by the statement's
+    cache key (which SQLAlchemy computes for its compiled cache anyway): a resolver's query
+    walks its tree once per worker, not once per request."""
+    cache_key = state.statement._generate_cache_key()
+    if cache_key is None:
+        return _analyse(state.statement)
+    key = cache_key.key
+    found = _ANALYSED.get(key)
+    if found is None:
+        try:
+            found = tuple(_analyse(state.statement))
+        except ScopeViolation as refused:
+            found = refused
+        if len(_ANALYSED) >= _MAX_ANALYSED:
+            _ANALYSED.clear()
+        _ANALYSED[key] = found
+    if isinstance(found, ScopeViolation):
+        raise ScopeViolation(found.message)
+    return list(found)
+
+
+#: Statement cache key -> the tenant-owned classes it touches, or the refusal it earns.
+_ANALYSED: dict[Any, tuple[type, ...] | ScopeViolation] = {}
+_MAX_ANALYSED: Final = 4096
+
+
+def _analyse(statement: Any) -> list[Any]:
     by_table = _tenant_owned_tables()
     if not by_table:
         return []
-    owned = [t for t in find_tables(state.statement, include_crud=True, check_columns=True) if t in by_table]
+    owned = [t for t in find_tables(statement, include_crud=True, check_columns=True) if t in by_table]
     if not owned:
         return []
-    through_orm = _tables_named_through_orm(state.statement)
+    through_orm = _tables_named_through_orm(statement)
     bare = sorted({t.name for t in owned} - through_orm)
     if bare:
         raise ScopeViolation(
@@ -203,21 +231,40 @@ def _guard_statement(state: ORMExecuteState) -> None:
             "open a tenant session (Database.tenant) or a subtree scope (Database.subtree)"
         )
     if state.is_select:
-        read_ids = sorted(scope.read)
-        state.statement = state.statement.options(
-            *(with_loader_criteria(cls, cls.tenant_id.in_(read_ids), include_aliases=True) for cls in owned)
-        )
+        state.statement = state.statement.options(*(_tenant_filter(cls, scope.read) for cls in owned))
         return
     if scope.write is None:
         raise ScopeViolation(f"{scope.label} cannot write tenant-owned table(s) {names}")
     write_id = scope.write
     if state.is_update or state.is_delete:
-        state.statement = state.statement.options(
-            *(with_loader_criteria(cls, cls.tenant_id == write_id, include_aliases=True) for cls in owned)
-        )
+        state.statement = state.statement.options(*(_tenant_filter(cls, frozenset({write_id})) for cls in owned))
         return
     if state.is_insert:
         _check_bulk_insert(state, write_id, names)
+
+
+def _tenant_filter(cls: Any, tenant_ids: frozenset[int]) -> Any:
+    """The loader option that keeps ``cls`` to ``tenant_ids``. Options are immutable, so one per
+    (class, tenants) serves every statement; a single tenant compares with ``=``, which costs
+    less to execute than an expanding ``IN``."""
+    key = (cls, tenant_ids)
+    option = _FILTERS.get(key)
+    if option is None:
+        column = cls.tenant_id
+        if len(tenant_ids) == 1:
+            (only,) = tenant_ids
+            criteria = column == only
+        else:
+            criteria = column.in_(sorted(tenant_ids))
+        option = with_loader_criteria(cls, criteria, include_aliases=True)
+        if len(_FILTERS) >= _MAX_FILTERS:
+            _FILTERS.clear()
+        _FILTERS[key] = option
+    return option
+
+
+_FILTERS: dict[tuple[Any, frozenset[int]], Any] = {}
+_MAX_FILTERS: Final = 4096
 
 
 def _check_bulk_insert(state: ORMExecuteState, write_id: int, names: str) -> None:
