@@ -26,9 +26,11 @@ from nentang.kernel.identity.sessions import SessionService
 from nentang.kernel.identity.tokens import TokenService
 from nentang.kernel.identity.users import UserService
 from nentang.kernel.plugins.runtime import Plugins
+from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.watcher import ChangeWatcher
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.service import TenantService
+from nentang.kernel.tenancy.serving import ServingTenants
 
 
 @final
@@ -59,6 +61,7 @@ class Kernel:
         "oidc",
         "passwords",
         "plugins",
+        "serving",
         "sessions",
         "settings",
         "tenants",
@@ -74,13 +77,16 @@ class Kernel:
         self.tenants = TenantService(self.db, self.audit)
         self.watcher = ChangeWatcher(self.db.app_engine, listen_url=_listen_url(settings))
         self.db.on_commit(self.watcher.committed_here)
+        #: Whether a tenant serves, per worker, re-read after any change to the tree.
+        self.serving = ServingTenants(self.tenants)
+        self.watcher.subscribe(topics.TENANCY, self.serving.forget)
         self.authz = Authorizer(self.db, self.audit, self.watcher)
         identity = settings.identity
         self.passwords = Passwords(identity.password_hashing)
         self.users = UserService(self.db, self.audit, self.authz, self.passwords)
         self.login = LoginService(self.db, self.audit, self.passwords, identity)
         self.sessions = SessionService(self.db, identity)
-        self.tokens = TokenService(self.db, self.audit, self.authz, identity)
+        self.tokens = TokenService(self.db, self.audit, self.authz, identity, self.watcher)
         #: OIDC sign-in, or ``None`` when no issuer is configured (the routes then answer 404).
         self.oidc = OIDCLoginService(self.db, self.audit, identity.oidc) if identity.oidc is not None else None
         self.plugins = Plugins(settings=settings, db=self.db, authz=self.authz, audit=self.audit, watcher=self.watcher)

@@ -2,7 +2,8 @@
 
 A valid session whose user's home tenant (or an ancestor) is suspended, and a valid token whose
 tenant (or an ancestor) is, are refused with 403 ``auth.tenant_suspended`` on every request until the
-tenant is reactivated; the next request after either change sees it (no cache across requests).
+tenant is reactivated; the next request after either change sees it (the worker that made the change
+forgets what it knew at once; ``test_propagation.py`` covers the other workers).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import pytest
 from nentang.kernel.authz.permissions import AUDIT_READ, TENANTS_READ
 from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
+from nentang.sdk.errors import PermissionDenied
 from tests.authz_helpers import OPERATOR, bootstrap_admin, make_user
 from tests.conftest import Tree
 
@@ -80,3 +81,31 @@ def test_a_move_reaches_the_other_workers_paths(kernel: Kernel, second_worker: K
     assert eventually(lambda: second_worker.authz.check(str(officer), tree.c3.id, TENANTS_READ) is False)
     kernel.tenants.move("00003", "01", actor=OPERATOR)
     assert eventually(lambda: second_worker.authz.check(str(officer), tree.c3.id, TENANTS_READ))
+
+
+def test_a_token_revoked_on_one_worker_is_refused_by_the_other(
+    kernel: Kernel, second_worker: Kernel, tree: Tree
+) -> None:
+    created = kernel.tokens.create_as_operator(
+        OPERATOR, tenant_code="00001", name="lgsp", roles=["viewer"], expires_in_days=30
+    )
+    second_worker.tokens.authenticate(created.plaintext)  # the other worker now remembers it
+    assert second_worker.tokens.authenticate_known(created.plaintext) is not None
+    kernel.tokens.revoke_as_operator(OPERATOR, created.token.id)
+    assert eventually(lambda: second_worker.tokens.authenticate_known(created.plaintext) is None)
+    with pytest.raises(PermissionDenied) as refused:
+        second_worker.tokens.authenticate(created.plaintext)
+    assert refused.value.code == "auth.token_revoked"
+
+
+def test_a_suspension_on_one_worker_reaches_the_others_serving_answer(
+    kernel: Kernel, second_worker: Kernel, tree: Tree
+) -> None:
+    assert second_worker.serving.get(tree.c1.id)[1]  # remembered: serving
+    kernel.tenants.suspend("01", actor=OPERATOR, reason="inspection")  # the commune's province
+    assert not kernel.serving.get(tree.c1.id)[1]  # the writer knows at once
+    assert eventually(lambda: second_worker.serving.known(tree.c1.id) is None)
+    assert not second_worker.serving.get(tree.c1.id)[1]
+    kernel.tenants.reactivate("01", actor=OPERATOR)
+    assert eventually(lambda: second_worker.serving.known(tree.c1.id) is None)
+    assert second_worker.serving.get(tree.c1.id)[1]

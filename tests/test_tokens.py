@@ -236,18 +236,48 @@ def test_revoking_is_checked(kernel: Kernel, tree: Tree, admin: UserInfo) -> Non
         kernel.tokens.revoke(admin.actor, 9999)
 
 
-def test_last_use_is_recorded_at_most_once_a_minute(kernel: Kernel, tree: Tree, admin: UserInfo) -> None:
+def test_last_use_is_recorded_at_most_once_a_minute(
+    kernel: Kernel, tree: Tree, admin: UserInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     created = create(kernel, admin.actor)
     assert token_row(kernel, created.token.id).last_used_at is None
     kernel.tokens.authenticate(created.plaintext)
     first = token_row(kernel, created.token.id).last_used_at
     assert first is not None and now() - aware(first) < timedelta(seconds=30)
     kernel.tokens.authenticate(created.plaintext)
+    assert kernel.tokens.authenticate_known(created.plaintext) is not None  # answered from memory
     assert token_row(kernel, created.token.id).last_used_at == first
-    shift(kernel, created.token.id, last_used_at=timedelta(minutes=2))
+    # Two minutes later (the clock moves, for the service and its memory of verified tokens):
+    # the next use is recorded again, and memory does not answer for a use that is due.
+    later_clock = now() + timedelta(minutes=2)
+    monkeypatch.setattr("nentang.kernel.identity.tokens.now", lambda: later_clock)
+    assert kernel.tokens.authenticate_known(created.plaintext) is None
     kernel.tokens.authenticate(created.plaintext)
     later = token_row(kernel, created.token.id).last_used_at
-    assert later is not None and now() - aware(later) < timedelta(seconds=30)
+    assert later is not None and aware(later) == later_clock
+
+
+def test_a_token_answered_from_memory_still_expires(
+    kernel: Kernel, tree: Tree, admin: UserInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = create(kernel, admin.actor, expires_in_days=1)
+    kernel.tokens.authenticate(created.plaintext)
+    assert kernel.tokens.authenticate_known(created.plaintext) is not None
+    after_expiry = created.token.expires_at + timedelta(seconds=1)
+    monkeypatch.setattr("nentang.kernel.identity.tokens.now", lambda: after_expiry)
+    assert kernel.tokens.authenticate_known(created.plaintext) is None
+    assert refused(kernel, created.plaintext) == "auth.token_expired"
+
+
+def test_a_revoked_token_is_forgotten_at_once_by_the_worker_that_revoked_it(
+    kernel: Kernel, tree: Tree, admin: UserInfo
+) -> None:
+    created = create(kernel, admin.actor)
+    kernel.tokens.authenticate(created.plaintext)
+    assert kernel.tokens.authenticate_known(created.plaintext) is not None
+    kernel.tokens.revoke(admin.actor, created.token.id)
+    assert kernel.tokens.authenticate_known(created.plaintext) is None
+    assert refused(kernel, created.plaintext) == "auth.token_revoked"
 
 
 def test_list_never_returns_secrets_and_is_checked(kernel: Kernel, tree: Tree, admin: UserInfo) -> None:

@@ -42,11 +42,15 @@ from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.config import IdentitySettings
 from nentang.kernel.identity.models import ApiToken
 from nentang.kernel.identity.timeutil import aware, now
+from nentang.kernel.identity.token_cache import VerifiedTokens
 from nentang.kernel.identity.users import require_operator, tenant_by_code
+from nentang.kernel.propagation import topics
+from nentang.kernel.propagation.versions import bump
 from nentang.sdk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 if TYPE_CHECKING:
     from nentang.kernel.authz.service import Authorizer
+    from nentang.kernel.propagation.watcher import ChangeWatcher
 
 TOKEN_PATTERN: Final = re.compile(r"^nt_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
 MAX_LIFETIME_DAYS: Final = 365
@@ -115,15 +119,19 @@ def token_hash(plaintext: str) -> str:
 
 @final
 class TokenService:
-    __slots__ = ("_audit", "_authz", "_db", "_lock", "_refusals_audited", "settings")
+    __slots__ = ("_audit", "_authz", "_db", "_lock", "_refusals_audited", "_verified", "settings")
 
-    def __init__(self, db: Database, audit: AuditLog, authz: Authorizer, settings: IdentitySettings) -> None:
+    def __init__(
+        self, db: Database, audit: AuditLog, authz: Authorizer, settings: IdentitySettings, watcher: ChangeWatcher
+    ) -> None:
         self._db = db
         self._audit = audit
         self._authz = authz
         self.settings = settings
         self._refusals_audited: dict[int, datetime] = {}
         self._lock = threading.Lock()
+        self._verified = VerifiedTokens(settings.touch_interval)
+        watcher.subscribe(topics.IDENTITY, self._verified.forget)
 
     # -- administration ------------------------------------------------------------------
 
@@ -168,12 +176,25 @@ class TokenService:
             )
         digest = token_hash(plaintext)
         moment = now()
+        known = self._verified.fresh(digest, moment)
+        if known is not None:
+            return known
+        generation = self._verified.generation
         with self._db.platform() as session:
             with session.begin():
                 outcome = self._check(session, plaintext, digest, moment)
             if isinstance(outcome, PermissionDenied):
                 raise outcome  # after the commit, so the audit entry of the refusal stays
-            return outcome
+        self._verified.remember(digest, outcome, generation)
+        return outcome
+
+    def authenticate_known(self, plaintext: str) -> TokenInfo | None:
+        """:meth:`authenticate` answered from memory (no blocking: fit for the event loop), or
+        ``None`` when it needs the database — a token not verified here lately, expired, revoked,
+        malformed, or whose last use is due to be recorded."""
+        if not TOKEN_PATTERN.match(plaintext):
+            return None
+        return self._verified.fresh(token_hash(plaintext), now())
 
     # -- implementation ------------------------------------------------------------------
 
@@ -232,6 +253,7 @@ class TokenService:
                 raise Conflict(f"API token {token_id} ({row.name!r}) is already revoked", code="token.already_revoked")
             row.revoked_at, row.revoked_by = now(), str(actor)
             removed = self._authz.revoke_all_for(session, actor=actor, principal=f"token:{token_id}")
+            bump(session, topics.IDENTITY, f"token:{token_id}")  # every worker forgets it verified it
             self._audit.append(
                 session,
                 tenant_id=row.tenant_id,

@@ -42,6 +42,10 @@ class LoadingCache(Generic[K, V]):
                     self._entries.popitem(last=False)
         return value
 
+    def peek(self, key: K) -> V | None:
+        """The cached value, without loading a miss (for callers that must not block)."""
+        return self._entries.get(key)
+
     def evict(self, key: K | None) -> None:
         """Forget ``key`` (``None``: everything)."""
         with self._lock:

@@ -8,3 +8,5 @@ AUTHZ: Final = "authz"
 TENANCY: Final = "tenancy"
 #: Plugin activation, settings and quarantines. Key: a tenant id, or none (a subtree changed).
 ACTIVATION: Final = "activation"
+#: Credentials that stop being valid before they expire: a revoked API token. Key: "token:<id>".
+IDENTITY: Final = "identity"

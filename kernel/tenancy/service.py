@@ -240,6 +240,7 @@ class TenantService:
             row = _by_code(session, code)
             old_name = row.name
             row.name, row.updated_at = new_name, utcnow()
+            bump(session, topics.TENANCY, str(row.id))
             self._audit.append(
                 session,
                 tenant_id=row.id or 0,
@@ -301,6 +302,7 @@ class TenantService:
             if row.status == status:
                 raise TenantRuleViolated(f"tenant {code!r} is already {status.value}")
             row.status, row.updated_at = status, utcnow()
+            bump(session, topics.TENANCY, str(row.id))  # every worker re-reads who serves
             action = "tenant.suspend" if status == TenantStatus.SUSPENDED else "tenant.reactivate"
             detail = {"reason": reason} if reason else {}
             self._audit.append(session, tenant_id=row.id or 0, actor=actor, action=action, target=code, detail=detail)

@@ -16,8 +16,13 @@ valid. Deciding *what* the caller may do is not done here: routes ask the author
 - Paths in ``csrf_exempt_paths`` (sign-in) are not checked: they do not act with the session.
 - A valid credential of a suspended tenant is refused with 403 ``auth.tenant_suspended``: a session
   whose user's home tenant (or an ancestor of it) is suspended, a token whose tenant (or an ancestor)
-  is. This is :meth:`TenantService.is_serving`, checked once per request — two primary-key reads,
-  nothing cached across requests, so a suspension takes effect on every worker at the next request.
+  is. The answer comes from the worker's :class:`~nentang.kernel.tenancy.serving.ServingTenants`,
+  re-read after any change to the tree: a suspension refuses the next request on the worker that
+  made it, and on the others within the propagation delay (well under a second).
+
+The hot path of an integrator — a token verified here lately, its tenant known to serve — is
+answered on the event loop from memory (:meth:`TokenService.authenticate_known`); anything else
+goes to a worker thread and the database.
 """
 
 from __future__ import annotations
@@ -95,10 +100,16 @@ class AuthenticationMiddleware:
             return _unauthorized(
                 "auth.unsupported_scheme", "send the API token as 'Authorization: Bearer <token>'", "invalid_request"
             )
-        try:
-            token, stopped = await run_in_threadpool(self._token, credentials.strip())
-        except PermissionDenied as exc:
-            return _unauthorized(exc.code, exc.message, "invalid_token")
+        plaintext = credentials.strip()
+        token = self.kernel.tokens.authenticate_known(plaintext)
+        serving = self.kernel.serving.known(token.tenant_id) if token is not None else None
+        if token is not None and serving is not None:
+            stopped = None if serving[1] else serving[0].code
+        else:
+            try:
+                token, stopped = await run_in_threadpool(self._token, plaintext)
+            except PermissionDenied as exc:
+                return _unauthorized(exc.code, exc.message, "invalid_token")
         if stopped is not None:
             return _suspended(f"the API token's tenant {stopped!r} is suspended (or under a suspended tenant)")
         return Caller.of_token(token)
@@ -128,8 +139,8 @@ class AuthenticationMiddleware:
 
     def _suspended_tenant(self, tenant_id: int) -> str | None:
         """The tenant's code if it (or an ancestor) is suspended, else ``None``."""
-        tenant = self.kernel.tenants.get_by_id(tenant_id)
-        return None if self.kernel.tenants.is_serving(tenant) else tenant.code
+        tenant, serving = self.kernel.serving.get(tenant_id)
+        return None if serving else tenant.code
 
 
 def _unauthorized(code: str, message: str, error: str) -> JSONResponse:
