@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Final
 
 from nentang.kernel.graphql.module import KernelModule
-from nentang.kernel.graphql.modules import me, tenants
+from nentang.kernel.graphql.modules import me, roles, tenants
 
 KERNEL_MODULES: Final[tuple[KernelModule, ...]] = (
     me.MODULE,
     tenants.MODULE,
+    roles.MODULE,
 )
