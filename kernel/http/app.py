@@ -40,12 +40,13 @@ def create_app(kernel: Kernel, *, close_kernel_on_shutdown: bool = False) -> Sta
     tenant_app = TenantBindingMiddleware(Router(routes=tenant_routes.routes), kernel)
     app = Starlette(
         routes=[
+            # first: integrators' traffic is nearly all here, and routes are matched in order
+            Route("/graphql", GraphQLEndpoint(graphql).__call__, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *auth_routes.routes,
             *oidc_routes.routes,
             Mount("/t/{tenant}", app=tenant_app),
-            Route("/graphql", GraphQLEndpoint(graphql).__call__, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
         middleware=[
             Middleware(WorkerIdMiddleware),  # diagnostic X-NenTang-Worker header, on every response
