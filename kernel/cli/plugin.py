@@ -25,9 +25,8 @@ import typer
 from nentang.kernel.cli.context import open_kernel, reports_errors
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.plugins.activation import ActivationView
-from nentang.kernel.plugins.approval import verify_installed
-from nentang.kernel.plugins.discovery import discover
-from nentang.kernel.plugins.host import PluginHost, ScanReport
+from nentang.kernel.plugins.host import ScanReport
+from nentang.kernel.plugins.installed import approval_state, installed_plugins
 from nentang.kernel.runtime import Kernel
 from nentang.sdk.errors import NotFound, ValidationFailed
 
@@ -104,39 +103,18 @@ def _dumps(settings: Mapping[str, Any]) -> str:
     return json.dumps(dict(settings), ensure_ascii=False, sort_keys=True)
 
 
-def _approval(host: PluginHost, name: str, version: str, package_dir: Path | None) -> str:
-    """``approved``; ``unapproved`` (not in registry.toml); ``modified`` (installed files differ from
-    the approval); ``unverified`` (approved, but the installed files cannot be found to compare)."""
-    approvals = host.approvals()
-    if (name, version) not in approvals:
-        return "unapproved"
-    if package_dir is None:
-        return "unverified"
-    return "approved" if not verify_installed(name, version, package_dir, approvals) else "modified"
-
-
-def _package_dirs(host: PluginHost) -> dict[str, Path | None]:
-    dirs: dict[str, Path | None] = {}
-    for candidate in discover(host.sdk_version, host.search_path):
-        dirs.setdefault(candidate.name, candidate.package_dir)
-    return dirs
-
-
 def _platform_rows(kernel: Kernel) -> list[tuple[str, str, str, str, list[str]]]:
     """(name, version, status, approval, detail lines) for every installed plugin."""
     host = kernel.plugins.host
-    dirs = _package_dirs(host)
     rows = []
-    for name in sorted(host.plugins.keys() | host.quarantined.keys()):
-        loaded = host.plugins.get(name)
-        if loaded is not None:
-            approval = _approval(host, name, loaded.version, loaded.package_dir)
-            rows.append((name, loaded.version, "registered", approval, []))
+    for plugin in installed_plugins(host):
+        approval = approval_state(host, plugin).value
+        if plugin.quarantined is None:
+            rows.append((plugin.name, plugin.version, "registered", approval, []))
             continue
-        quarantined = host.quarantined[name]
+        quarantined = plugin.quarantined
         details = [f"reason: {quarantined.reason}"] + [f"finding: {f}" for f in quarantined.findings]
-        approval = _approval(host, name, quarantined.version, dirs.get(name))
-        rows.append((name, quarantined.version, "quarantined", approval, details))
+        rows.append((plugin.name, plugin.version, "quarantined", approval, details))
     return rows
 
 
