@@ -17,11 +17,20 @@ from typing import Any
 from sqlalchemy import event
 from starlette.testclient import TestClient
 
+from nentang.kernel.graphql.config import GraphQLSettings
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.runtime import Kernel
+from nentang.kernel.settings import Settings
+from tests.identity_fixtures import identity_settings
 
 OPERATOR = Actor.system("tests-operator")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def counting_settings(database_url: str) -> Settings:
+    """Settings for tests that count statements: no reuse of resolved tenants, so every request
+    costs the same statements (and fast password hashing, as every identity test)."""
+    return identity_settings(database_url).with_overrides(graphql=GraphQLSettings(tenant_cache_seconds=0))
 
 
 def token_for(kernel: Kernel, tenant_code: str, *roles: str) -> str:

@@ -10,23 +10,21 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from nentang.kernel.graphql.config import GraphQLSettings
 from nentang.kernel.http.app import create_app
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.runtime import Kernel
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.models import TenantKind
 from tests.conftest import Tree
-from tests.graphql_fixtures import GraphQL, codes, statements, token_for
-from tests.identity_fixtures import actions, audit_entries, identity_settings
+from tests.graphql_fixtures import GraphQL, codes, counting_settings, statements, token_for
+from tests.identity_fixtures import actions, audit_entries
 
 PAGE = "edges { cursor node { code } } pageInfo { hasNextPage endCursor }"
 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    # No reuse of resolved tenants: every request costs the same statements (the count below).
-    return identity_settings(database_url).with_overrides(graphql=GraphQLSettings(tenant_cache_seconds=0))
+    return counting_settings(database_url)
 
 
 @pytest.fixture

@@ -18,6 +18,11 @@ GENESIS_HASH = "0" * 64
 
 class AuditEntry(TenantOwned, table=True):
     __tablename__ = "kernel_audit"
+    #: Newest-first reading (``query.py``): one tenant's log, and a subtree's by time.
+    __table_args__ = (
+        sa.Index("ix_kernel_audit_tenant_at", "tenant_id", "at", "seq"),
+        sa.Index("ix_kernel_audit_at", "at", "tenant_id", "seq"),
+    )
 
     #: 1, 2, 3, ... per tenant, without gaps; a gap means a deleted entry.
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})

@@ -63,11 +63,17 @@ def decode_cursor(cursor: str | None, *types: type) -> tuple[Any, ...] | None:
         or len(key) != len(types)
         or not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(key, types, strict=True))
     ):
-        raise ValidationFailed(
-            f"the cursor {cursor[:40]!r} is not one this list gave out; pass an endCursor of this list as 'after'",
-            code=BAD_CURSOR,
-        )
+        raise bad_cursor(cursor)
     return tuple(key)
+
+
+def bad_cursor(cursor: str) -> ValidationFailed:
+    """The error for a cursor this list did not give out (also for a key that decodes but whose
+    values a list cannot use, such as a malformed timestamp)."""
+    return ValidationFailed(
+        f"the cursor {cursor[:40]!r} is not one this list gave out; pass an endCursor of this list as 'after'",
+        code=BAD_CURSOR,
+    )
 
 
 def check_first(first: int, max_page_size: int) -> int:

@@ -109,3 +109,11 @@ def subtree_page(
         depth, code = after
         query = query.where((c.depth > depth) | ((c.depth == depth) & (c.code > code)))
     return _read(ctx, query.order_by(c.depth, c.code).limit(limit))
+
+
+def subtree_ids(ctx: GraphQLContext, tenant: TenantInfo) -> frozenset[int]:
+    """``tenant`` and every tenant below it: the scope of a roll-up read (one statement)."""
+    c = TENANT.c
+    query = select(c.id).where(c.path >= tenant.path, c.path < subtree_upper_bound(tenant.path))
+    with ctx.reader.connect() as connection:
+        return frozenset(connection.scalars(query))
