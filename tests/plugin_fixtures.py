@@ -34,6 +34,17 @@ def nentang_event_received(ctx, event):
     CALLS.append(("event", ctx.tenant.code, event.type))
 """
 
+#: Settings of a throwaway plugin: validated values and a secret (``writeOnly``) that reads masked.
+SETTINGS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "greeting": {"type": "string", "minLength": 1},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+        "api_key": {"type": "string", "writeOnly": True},
+    },
+    "additionalProperties": False,
+}
+
 KernelFactory = Callable[..., Kernel]
 
 

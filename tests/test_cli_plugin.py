@@ -24,18 +24,9 @@ from nentang.kernel.plugins.settings import MASK
 from nentang.kernel.runtime import Kernel
 from tests.conftest import Tree
 from tests.plugin_factory import PluginFactory
-from tests.plugin_fixtures import RECORDING_CODE, KernelFactory, calls
+from tests.plugin_fixtures import RECORDING_CODE, SETTINGS_SCHEMA, KernelFactory, calls
 
 ERROR_LINE = re.compile(r"^error \[(?P<code>[a-z_.]+)\]: (?P<message>.+)$")
-SETTINGS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "greeting": {"type": "string", "minLength": 1},
-        "limit": {"type": "integer", "minimum": 1, "maximum": 100},
-        "api_key": {"type": "string", "writeOnly": True},
-    },
-    "additionalProperties": False,
-}
 SECRET = "s3cret-value"
 
 runner = CliRunner()

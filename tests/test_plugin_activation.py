@@ -15,18 +15,9 @@ from nentang.sdk.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from tests.authz_helpers import bootstrap_admin, make_user
 from tests.conftest import Tree
 from tests.plugin_factory import PluginFactory
-from tests.plugin_fixtures import RECORDING_CODE, KernelFactory, calls
+from tests.plugin_fixtures import RECORDING_CODE, SETTINGS_SCHEMA, KernelFactory, calls
 
 OPERATOR = Actor.command_line()
-SETTINGS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "greeting": {"type": "string", "minLength": 1},
-        "limit": {"type": "integer", "minimum": 1, "maximum": 100},
-        "api_key": {"type": "string", "writeOnly": True},
-    },
-    "additionalProperties": False,
-}
 
 
 def enabled_rows(kernel: Kernel, tenant_id: int) -> dict[str, bool]:
