@@ -42,16 +42,19 @@ class InstalledPlugin:
 
 
 def installed_plugins(host: PluginHost) -> list[InstalledPlugin]:
-    """Every plugin the host registered or quarantined, by name (one consistent copy: a rescan
-    may add entries meanwhile)."""
-    loaded, quarantined = dict(host.plugins), dict(host.quarantined)
-    out = []
-    for name in sorted(loaded.keys() | quarantined.keys()):
-        if name in loaded:
-            out.append(InstalledPlugin(name, loaded[name].version, loaded[name], None))
-        else:
-            out.append(InstalledPlugin(name, quarantined[name].version, None, quarantined[name]))
-    return out
+    """Every plugin the host registered or quarantined, by name."""
+    names = sorted(dict(host.plugins).keys() | dict(host.quarantined).keys())  # copies: a rescan may add
+    return [plugin for name in names if (plugin := installed_plugin(host, name)) is not None]
+
+
+def installed_plugin(host: PluginHost, name: str) -> InstalledPlugin | None:
+    """One plugin of :func:`installed_plugins`, or ``None`` if it is not installed."""
+    loaded, quarantined = host.plugins.get(name), host.quarantined.get(name)
+    if loaded is not None:
+        return InstalledPlugin(name, loaded.version, loaded, None)
+    if quarantined is not None:
+        return InstalledPlugin(name, quarantined.version, None, quarantined)
+    return None
 
 
 def approval_state(host: PluginHost, plugin: InstalledPlugin) -> ApprovalState:

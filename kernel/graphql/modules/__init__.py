@@ -18,12 +18,13 @@ from __future__ import annotations
 from typing import Final
 
 from nentang.kernel.graphql.module import KernelModule
-from nentang.kernel.graphql.modules import audit, grants, me, roles, tenants
+from nentang.kernel.graphql.modules import audit, grants, me, plugins, roles, tenants
 
 KERNEL_MODULES: Final[tuple[KernelModule, ...]] = (
     me.MODULE,
     tenants.MODULE,
     roles.MODULE,
     grants.MODULE,
+    plugins.MODULE,
     audit.MODULE,
 )

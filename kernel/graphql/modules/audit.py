@@ -106,7 +106,7 @@ class AuditQueries:
         until: datetime | None = None,
     ) -> Connection[AuditRecord]:
         ctx = info.context
-        found = await _tenant(ctx, tenant)
+        found = await data.load_by_code(ctx, tenant)
         ctx.require_at(AUDIT_READ, found)
         first = ctx.page_size(first)
         key = _key(after)
@@ -124,17 +124,10 @@ class AuditQueries:
     @strawberry.field(description="Check a tenant's hash chain: every entry present, unaltered, in order.")
     async def verify_audit_chain(self, info: strawberry.Info[GraphQLContext, None], tenant: str) -> AuditChainReport:
         ctx = info.context
-        found = await _tenant(ctx, tenant)
+        found = await data.load_by_code(ctx, tenant)
         ctx.require_at(AUDIT_READ, found)
         [report] = await ctx.run_sync(verify_chains, ctx.kernel.db, [found.id])
         return AuditChainReport.of(found, report)
-
-
-async def _tenant(ctx: GraphQLContext, code: str) -> TenantInfo:
-    found = await ctx.loader(data.TENANT_BY_CODE).load(code)
-    if found is None:
-        raise TenantNotFound(f"no tenant with code {code!r}")
-    return found
 
 
 def _cursor(row: AuditRow) -> str:

@@ -71,6 +71,14 @@ CHILDREN: LoaderSpec[ChildrenKey, list[TenantInfo]] = LoaderSpec("tenant_childre
 CHILD_COUNT: LoaderSpec[int, int] = LoaderSpec("tenant_child_count", _child_counts)
 
 
+async def load_by_code(ctx: GraphQLContext, code: str) -> TenantInfo:
+    """The tenant a field names by code, through the request's loader, or ``tenant.not_found``."""
+    found = await ctx.loader(TENANT_BY_CODE).load(code)
+    if found is None:
+        raise TenantNotFound(f"no tenant with code {code!r}")
+    return found
+
+
 # -- pages of the ``tenants`` query ----------------------------------------------------------------
 
 
