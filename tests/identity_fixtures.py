@@ -54,6 +54,12 @@ def grant(kernel: Kernel, user: UserInfo | Actor | str, role: str, tenant_id: in
         kernel.authz.grant_as_operator(session, actor=OPERATOR, principal=principal, role=role, tenant_id=tenant_id)
 
 
+def make_role(kernel: Kernel, actor: Actor, tenant_id: int, name: str, permissions: list[str]) -> None:
+    """A custom role defined at a tenant by ``actor`` (through the delegation check)."""
+    with kernel.db.platform() as session, session.begin():
+        kernel.authz.create_role(session, actor=actor, tenant_id=tenant_id, name=name, permissions=permissions)
+
+
 def make_admin(kernel: Kernel, username: str, tenant_code: str, tenant_id: int, role: str = "admin") -> UserInfo:
     user = make_user(kernel, username, tenant_code)
     grant(kernel, user, role, tenant_id)

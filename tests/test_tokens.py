@@ -26,6 +26,7 @@ from tests.identity_fixtures import (
     grant_rows,
     identity_settings,
     make_admin,
+    make_role,
     make_user,
     token_rows,
 )
@@ -106,14 +107,7 @@ def test_creation_is_audited(kernel: Kernel, tree: Tree, admin: UserInfo) -> Non
 
 
 def test_an_administrator_cannot_give_a_token_more_than_it_holds(kernel: Kernel, tree: Tree, admin: UserInfo) -> None:
-    with kernel.db.platform() as session, session.begin():
-        kernel.authz.create_role(
-            session,
-            actor=admin.actor,
-            tenant_id=tree.p1.id,
-            name="integrations",
-            permissions=[TOKENS_MANAGE, GRANTS_MANAGE, TENANTS_READ],
-        )
+    make_role(kernel, admin.actor, tree.p1.id, "integrations", [TOKENS_MANAGE, GRANTS_MANAGE, TENANTS_READ])
     manager = make_user(kernel, "integrations.officer", "01")
     grant(kernel, manager, "integrations", tree.p1.id)
     before = (token_rows(kernel), actions(kernel, tree.c1.id), grant_rows(kernel))
@@ -293,6 +287,19 @@ def test_list_never_returns_secrets_and_is_checked(kernel: Kernel, tree: Tree, a
     with pytest.raises(PermissionDenied):
         kernel.tokens.list(outsider.actor, "00001")
     assert [t.name for t in kernel.tokens.list_as_operator("00002")] == []
+
+
+def test_list_pages_by_id(kernel: Kernel, tree: Tree, admin: UserInfo) -> None:
+    made = [create(kernel, admin.actor, name=f"t{n}").token.id for n in range(5)]
+    create(kernel, admin.actor, tenant="00002", name="elsewhere")
+    first = kernel.tokens.list(admin.actor, "00001", limit=2)
+    assert [t.id for t in first] == made[:2]
+    rest = kernel.tokens.list(admin.actor, "00001", limit=10, after=first[-1].id)
+    assert [t.name for t in rest] == ["t2", "t3", "t4"] and all(t.roles == ("viewer",) for t in rest)
+    assert [t.id for t in kernel.tokens.list_as_operator("00001", after=made[3])] == made[4:]
+    for limit in (0, 1001):
+        with pytest.raises(ValidationFailed, match="limit"):
+            kernel.tokens.list(admin.actor, "00001", limit=limit)
 
 
 def test_operator_paths(kernel: Kernel, tree: Tree) -> None:

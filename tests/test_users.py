@@ -197,3 +197,13 @@ def test_get_and_list(kernel: Kernel, tree: Tree) -> None:
     assert [u.username for u in kernel.users.list(after="alice", limit=1)] == ["bob"]
     with pytest.raises(ValidationFailed, match="limit"):
         kernel.users.list(limit=0)
+
+
+def test_list_a_subtree(kernel: Kernel, tree: Tree) -> None:
+    for name, home in (("dan", "00001"), ("bob", "01"), ("eve", "00002"), ("carol", "02"), ("fay", "00003")):
+        make_user(kernel, name, home)
+    below = kernel.users.list(home_tenant_code="01", subtree=True)
+    assert [u.username for u in below] == ["bob", "dan", "eve"]  # the province's own, then its communes'
+    assert [u.username for u in kernel.users.list(home_tenant_code="00001", subtree=True)] == ["dan"]
+    assert len(kernel.users.list(home_tenant_code="TW", subtree=True)) == 5
+    assert [u.username for u in kernel.users.list(home_tenant_code="01", subtree=True, after="bob", limit=1)] == ["dan"]

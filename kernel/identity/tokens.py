@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 TOKEN_PATTERN: Final = re.compile(r"^nt_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
 MAX_LIFETIME_DAYS: Final = 365
 MAX_ROLES: Final = 32
+#: The largest page :meth:`TokenService.list` gives out.
+MAX_LIST_LIMIT: Final = 1000
 
 
 @final
@@ -157,14 +159,17 @@ class TokenService:
         require_operator(actor)
         return self._revoke(actor, token_id, checked=False)
 
-    def list(self, actor: Actor, tenant_code: str) -> list[TokenInfo]:
-        """A tenant's tokens (never their secrets); ``actor`` needs kernel.tokens.manage there."""
+    def list(self, actor: Actor, tenant_code: str, *, limit: int | None = None, after: int = 0) -> list[TokenInfo]:
+        """A tenant's tokens by id (never their secrets); ``actor`` needs kernel.tokens.manage there.
+
+        Paged by keyset: at most ``limit`` tokens (all without one) with an id above ``after``.
+        """
         tenant_id = self._tenant_id(tenant_code)
         self._authz.require(str(actor), tenant_id, TOKENS_MANAGE)
-        return self._list(tenant_id)
+        return self._list(tenant_id, limit, after)
 
-    def list_as_operator(self, tenant_code: str) -> list[TokenInfo]:
-        return self._list(self._tenant_id(tenant_code))
+    def list_as_operator(self, tenant_code: str, *, limit: int | None = None, after: int = 0) -> list[TokenInfo]:
+        return self._list(self._tenant_id(tenant_code), limit, after)
 
     # -- authentication ------------------------------------------------------------------
 
@@ -264,9 +269,12 @@ class TokenService:
             )
             return TokenInfo.of(row, ())
 
-    def _list(self, tenant_id: int) -> list[TokenInfo]:
+    def _list(self, tenant_id: int, limit: int | None, after: int) -> list[TokenInfo]:
+        if limit is not None and not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ValidationFailed(f"limit must be between 1 and {MAX_LIST_LIMIT}, not {limit}")
+        query = select(ApiToken).where(ApiToken.tenant_id == tenant_id, ApiToken.id > after).order_by(ApiToken.id)
         with self._db.platform() as session:
-            rows = session.scalars(select(ApiToken).where(ApiToken.tenant_id == tenant_id).order_by(ApiToken.id)).all()
+            rows = session.scalars(query.limit(limit)).all()
             roles: dict[str, list[str]] = {}
             principals = [f"token:{r.id}" for r in rows]
             if principals:

@@ -28,7 +28,7 @@ from nentang.kernel.identity.passwords import Passwords, check_password_policy
 from nentang.kernel.identity.sessions import revoke_all_for_user
 from nentang.kernel.identity.timeutil import now
 from nentang.kernel.identity.user_info import ACTIVE, DISABLED, UserInfo
-from nentang.kernel.tenancy.models import Tenant
+from nentang.kernel.tenancy.models import Tenant, subtree_upper_bound
 from nentang.sdk.errors import Conflict, NotFound, PermissionDenied, TenantNotFound, ValidationFailed
 
 if TYPE_CHECKING:
@@ -81,14 +81,24 @@ class UserService:
                 raise NotFound(f"no user with id {user_id}", code="user.not_found")
             return UserInfo.of(row)
 
-    def list(self, *, home_tenant_code: str | None = None, limit: int = 100, after: str = "") -> list[UserInfo]:
-        """Users by username (paged with ``after``), optionally only those homed at one tenant."""
+    def list(
+        self, *, home_tenant_code: str | None = None, subtree: bool = False, limit: int = 100, after: str = ""
+    ) -> list[UserInfo]:
+        """Users by username (paged with ``after``), optionally only those homed at one tenant — or,
+        with ``subtree``, at that tenant or anywhere below it (a province's users with its communes')."""
         if limit < 1 or limit > 1000:
             raise ValidationFailed(f"limit must be between 1 and 1000, not {limit}")
         with self._db.platform() as session:
             query = select(User).where(User.username > after).order_by(User.username).limit(limit)
             if home_tenant_code is not None:
-                query = query.where(User.home_tenant_id == tenant_by_code(session, home_tenant_code).id)
+                home = tenant_by_code(session, home_tenant_code)
+                if subtree:
+                    below = select(Tenant.id).where(
+                        Tenant.path >= home.path, Tenant.path < subtree_upper_bound(home.path)
+                    )
+                    query = query.where(User.home_tenant_id.in_(below))
+                else:
+                    query = query.where(User.home_tenant_id == home.id)
             return [UserInfo.of(r) for r in session.scalars(query)]
 
     # -- writes --------------------------------------------------------------------------
