@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
 from nentang.kernel.graphql.pagination import check_first
+from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.plugins.context import KernelTenantContext, tenant_ref
 from nentang.kernel.runtime import Kernel
@@ -101,18 +102,23 @@ class GraphQLContext:
             self.caller.principal, self.tenant.id if tenant_id is None else tenant_id, permission
         )
 
-    def require(self, permission: str, tenant_id: int | None = None) -> None:
-        """Raise ``auth.required`` for an anonymous caller, ``permission.denied`` for one without it."""
+    def signed_in(self) -> Actor:
+        """The caller as the actor of a write; ``auth.required`` for an anonymous caller, raised
+        before any lookup so that an anonymous request learns nothing about what exists."""
         if not self.caller.authenticated:
             raise PermissionDenied("sign in, or send an API token, to do this", code="auth.required")
+        return self.caller.actor
+
+    def require(self, permission: str, tenant_id: int | None = None) -> None:
+        """Raise ``auth.required`` for an anonymous caller, ``permission.denied`` for one without it."""
+        self.signed_in()
         self.kernel.authz.require(self.caller.principal, self.tenant.id if tenant_id is None else tenant_id, permission)
 
     def require_at(self, permission: str, tenant: TenantInfo) -> None:
         """:meth:`require` at a tenant already loaded: the grant check reads the ancestors from the
         tenant's own path, so checking every node of a tree costs no query (the authoriser's rule:
         a grant at the tenant or at an ancestor whose role allows ``permission``)."""
-        if not self.caller.authenticated:
-            raise PermissionDenied("sign in, or send an API token, to do this", code="auth.required")
+        self.signed_in()
         authz = self.kernel.authz
         on_path, allows = frozenset(path_ids(tenant.path)), authz.model.allows
         if not any(t in on_path and allows(role, permission) for t, role in authz.grants.get(self.caller.principal)):

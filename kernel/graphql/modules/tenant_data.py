@@ -79,6 +79,15 @@ async def load_by_code(ctx: GraphQLContext, code: str) -> TenantInfo:
     return found
 
 
+async def tenant_where_allowed(ctx: GraphQLContext, code: str | None, permission: str) -> TenantInfo:
+    """The tenant named ``code`` (``None``: the request's), once the caller is known to hold
+    ``permission`` there — the check every resolver of a tenant's list or creation starts with."""
+    ctx.signed_in()
+    tenant = await load_by_code(ctx, code) if code is not None else ctx.tenant
+    ctx.require_at(permission, tenant)
+    return tenant
+
+
 # -- pages of the ``tenants`` query ----------------------------------------------------------------
 
 

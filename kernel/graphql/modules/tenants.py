@@ -29,7 +29,6 @@ from nentang.kernel.graphql.modules import tenant_data as data
 from nentang.kernel.graphql.pagination import Connection, connection, decode_cursor, encode_cursor
 from nentang.kernel.tenancy.models import TenantKind
 from nentang.kernel.tenancy.service import TenantInfo
-from nentang.sdk.errors import TenantNotFound
 from nentang.sdk.graphql import graphql_metadata
 
 #: The deepest a tree may practically be; bounds ``ancestors`` in the cost count.
@@ -123,9 +122,7 @@ class TenantQueries:
     @strawberry.field(description="One tenant by its official code.")
     async def tenant(self, info: strawberry.Info[GraphQLContext, None], code: str) -> Tenant | None:
         ctx = info.context
-        found = await ctx.loader(data.TENANT_BY_CODE).load(code)
-        if found is None:
-            raise TenantNotFound(f"no tenant with code {code!r}")
+        found = await data.load_by_code(ctx, code)
         ctx.require_at(TENANTS_READ, found)
         return Tenant.of(found)
 
@@ -152,9 +149,7 @@ class TenantQueries:
             ctx.require_at(TENANTS_READ, root)
             rows = await ctx.run_sync(data.all_by_code, ctx, wanted, first + 1, _code_cursor(after))
             return connection(rows, first, _cursor, Tenant.of)
-        above = await ctx.loader(data.TENANT_BY_CODE).load(parent)
-        if above is None:
-            raise TenantNotFound(f"no tenant with code {parent!r}")
+        above = await data.load_by_code(ctx, parent)
         ctx.require_at(TENANTS_READ, above)
         if subtree:
             key = decode_cursor(after, int, str)
