@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Final
 
 from nentang.kernel.graphql.module import KernelModule
-from nentang.kernel.graphql.modules import audit, grants, me, plugins, roles, tenants
+from nentang.kernel.graphql.modules import audit, grants, me, plugins, roles, tenants, users
 
 KERNEL_MODULES: Final[tuple[KernelModule, ...]] = (
     me.MODULE,
@@ -27,4 +27,5 @@ KERNEL_MODULES: Final[tuple[KernelModule, ...]] = (
     grants.MODULE,
     plugins.MODULE,
     audit.MODULE,
+    users.MODULE,
 )
