@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Final
 
 from nentang.kernel.graphql.module import KernelModule
-from nentang.kernel.graphql.modules import audit, grants, me, plugins, roles, tenants, users
+from nentang.kernel.graphql.modules import audit, grants, me, plugins, roles, tenants, tokens, users
 
 KERNEL_MODULES: Final[tuple[KernelModule, ...]] = (
     me.MODULE,
@@ -28,4 +28,5 @@ KERNEL_MODULES: Final[tuple[KernelModule, ...]] = (
     plugins.MODULE,
     audit.MODULE,
     users.MODULE,
+    tokens.MODULE,
 )
