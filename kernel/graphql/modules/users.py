@@ -168,7 +168,7 @@ class UserMutations:
     ) -> UserPayload | None:
         ctx = info.context
         home = await data.tenant_where_allowed(ctx, input.home_tenant, USERS_MANAGE)
-        password, generated = _password(input.password, input.generate_password, required=False)
+        password, generated = _password(input.password, input.generate_password)
 
         def create() -> UserInfo:
             return ctx.kernel.users.create_user(
@@ -191,8 +191,16 @@ class UserMutations:
         generate_password: bool = False,
     ) -> UserPayload | None:
         ctx = info.context
-        new, generated = _password(password, generate_password, required=True)
-        changed = await _manage(ctx, username, lambda actor: ctx.kernel.users.set_password(actor, username, new or ""))
+        generated: str | None = None
+
+        def reset(actor: Actor) -> UserInfo:
+            nonlocal generated
+            new, generated = _password(password, generate_password)
+            if new is None:
+                raise ValidationFailed("give a password, or generatePassword: true", code="user.password_choice")
+            return ctx.kernel.users.set_password(actor, username, new)
+
+        changed = await _manage(ctx, username, reset)
         return UserPayload(user=changed, generated_password=generated)
 
     @strawberry.mutation(description="Disable a user: no more sign-ins, and every open web session ends now.")
@@ -234,15 +242,14 @@ async def _manage(ctx: GraphQLContext, username: str, change: Callable[[Actor], 
     return User.of(await ctx.run_sync(run))
 
 
-def _password(given: str | None, generate: bool, *, required: bool) -> tuple[str | None, str | None]:
-    """(the password to set, the generated one to show once): the command line's choices."""
+def _password(given: str | None, generate: bool) -> tuple[str | None, str | None]:
+    """(the password to set, the generated one to show once): the command line's choices — a
+    password given (the service checks it against the policy), one generated, or none."""
     if given is not None and generate:
         raise ValidationFailed("give a password or ask to generate one, not both", code="user.password_choice")
     if generate:
         made = bootstrap.generate_password()
         return made, made
-    if given is None and required:
-        raise ValidationFailed("give a password, or generatePassword: true", code="user.password_choice")
     return given, None
 
 
