@@ -33,7 +33,7 @@ from nentang.kernel.graphql.context import GraphQLContext
 from nentang.kernel.graphql.module import KernelModule
 from nentang.kernel.graphql.modules import role_data as data
 from nentang.kernel.graphql.modules import tenant_data
-from nentang.kernel.graphql.modules.roles import Role, in_transaction, tenant_named
+from nentang.kernel.graphql.modules.roles import Role, in_transaction
 from nentang.kernel.graphql.modules.tenants import Tenant
 from nentang.kernel.graphql.pagination import Connection, connection, decode_cursor, encode_cursor
 from nentang.kernel.identity.timeutil import aware
@@ -104,7 +104,7 @@ class GrantQueries:
         principal: str | None = None,
     ) -> Connection[Grant]:
         ctx = info.context
-        place = await tenant_named(ctx, tenant)
+        place = await tenant_data.load_by_code(ctx, tenant)
         ctx.require_at(GRANTS_MANAGE, place)
         first = ctx.page_size(first)
         key = decode_cursor(after, int)

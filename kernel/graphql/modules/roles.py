@@ -41,7 +41,7 @@ from nentang.kernel.graphql.pagination import Connection, connection, decode_cur
 from nentang.kernel.identity.timeutil import aware
 from nentang.kernel.identity.users import tenant_by_code
 from nentang.kernel.tenancy.service import TenantInfo
-from nentang.sdk.errors import NotFound, PermissionDenied, TenantNotFound, ValidationFailed
+from nentang.sdk.errors import NotFound, PermissionDenied, ValidationFailed
 from nentang.sdk.graphql import graphql_metadata
 
 R = TypeVar("R")
@@ -119,24 +119,10 @@ class Role:
 # -- helpers shared with grants.py ------------------------------------------------------------------
 
 
-def require_signed_in(ctx: GraphQLContext) -> None:
-    """Anonymous callers are already refused these fields when the document is validated; this is
-    the same rule again where the work is done (defence in depth)."""
-    if not ctx.caller.authenticated:
-        raise PermissionDenied("sign in, or send an API token, to do this", code="auth.required")
-
-
-async def tenant_named(ctx: GraphQLContext, code: str) -> TenantInfo:
-    found = await ctx.loader(tenant_data.TENANT_BY_CODE).load(code)
-    if found is None:
-        raise TenantNotFound(f"no tenant with code {code!r}")
-    return found
-
-
 async def in_transaction(ctx: GraphQLContext, work: Callable[[Session], R]) -> R:
     """Run ``work`` in one platform transaction in a worker thread, as the authoriser's writes expect:
     their checks read the database inside it, and a refusal is audited once it has rolled back."""
-    require_signed_in(ctx)
+    ctx.signed_in()  # anonymous callers are refused at validation already: defence in depth
 
     def run() -> R:
         with ctx.kernel.db.platform() as session, session.begin():
@@ -163,7 +149,7 @@ class RoleQueries:
         self, info: strawberry.Info[GraphQLContext, None], first: int, after: str | None = None
     ) -> Connection[Permission]:
         ctx = info.context
-        require_signed_in(ctx)
+        ctx.signed_in()
         first = ctx.page_size(first)
         key = decode_cursor(after, str)
         rows = await ctx.run_sync(data.permissions_page, ctx, first + 1, key[0] if key else "")
@@ -177,7 +163,7 @@ class RoleQueries:
         self, info: strawberry.Info[GraphQLContext, None], tenant: str, first: int, after: str | None = None
     ) -> Connection[Role]:
         ctx = info.context
-        place = await tenant_named(ctx, tenant)
+        place = await tenant_data.load_by_code(ctx, tenant)
         require_role_reader(ctx, place)
         first = ctx.page_size(first)
         key = decode_cursor(after, str, int)
