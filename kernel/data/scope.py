@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, final
 
-from sqlalchemy import Table, event, inspect, text
+from sqlalchemy import Table, event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.util import find_tables
@@ -103,6 +103,9 @@ def install_scope_guards(factory: sessionmaker[Session]) -> None:
     event.listen(factory, "before_flush", _guard_flush)
     event.listen(factory, "after_begin", _on_begin)
     event.listen(factory, "after_transaction_end", _run_after_transaction)
+    bind = factory.kw.get("bind")
+    if bind is not None and bind.dialect.name == "postgresql":
+        _install_settings_sender(bind.engine)
 
 
 def run_after_transaction(session: Session, callback: Callable[[], None]) -> None:
@@ -124,26 +127,72 @@ def _run_after_transaction(session: Session, transaction: Any) -> None:
 
 def _on_begin(session: Session, _transaction: Any, connection: Any) -> None:
     if connection.dialect.name == "postgresql":
-        _set_pg_scope(connection, scope_of(session))
+        _want_pg_scope(connection, scope_of(session))
 
 
 def _apply_database_settings(session: Session, scope: DataScope) -> None:
     if session.in_transaction():
         connection = session.connection()
         if connection.dialect.name == "postgresql":
-            _set_pg_scope(connection, scope)
+            _want_pg_scope(connection, scope)
 
 
-def _set_pg_scope(connection: Any, scope: DataScope) -> None:
-    connection.execute(
-        text("SELECT set_config(:read_key, :read, true), set_config(:write_key, :write, true)"),
-        {
-            "read_key": READ_SETTING,
-            "read": ",".join(str(t) for t in sorted(scope.read)),
-            "write_key": WRITE_SETTING,
-            "write": "" if scope.write is None else str(scope.write),
-        },
-    )
+# PostgreSQL settings are sent lazily: a scope change only records what the transaction must
+# run under, and the next statement on the connection -- whatever it is, ORM, Core or text() --
+# sends it first (one round trip, and none at all for a change that no statement follows, like
+# the platform scope restored after a transaction's last audit entry). The settings are local
+# to the transaction, so the bookkeeping is dropped when it ends.
+_WANTED: Final = "nentang.pg_scope_wanted"
+_SENT: Final = "nentang.pg_scope_sent"
+_SET_SCOPE: Final = (
+    f"SELECT set_config('{READ_SETTING}', %(read)s, true), set_config('{WRITE_SETTING}', %(write)s, true)"
+)
+
+
+def _want_pg_scope(connection: Any, scope: DataScope) -> None:
+    read = ",".join(str(t) for t in sorted(scope.read))
+    connection.info[_WANTED] = (read, "" if scope.write is None else str(scope.write))
+
+
+def _install_settings_sender(engine: Any) -> None:
+    if event.contains(engine, "before_cursor_execute", _send_wanted_settings):
+        return
+    event.listen(engine, "before_cursor_execute", _send_wanted_settings)
+    event.listen(engine, "commit", _forget_transaction_settings)
+    event.listen(engine, "rollback", _forget_transaction_settings)
+    event.listen(engine, "rollback_savepoint", _resend_settings)
+    event.listen(engine.pool, "checkin", _forget_on_checkin)
+
+
+def _send_wanted_settings(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    info = connection.info
+    wanted = info.get(_WANTED)
+    if wanted is None or info.get(_SENT) == wanted or statement.startswith(_SAVEPOINT_CONTROL):
+        return
+    info[_SENT] = wanted  # first: the statement below passes through this listener too
+    connection.exec_driver_sql(_SET_SCOPE, {"read": wanted[0], "write": wanted[1]}).close()
+
+
+#: Statements that read no table, and after which a set_config sent just before them could be
+#: undone (ROLLBACK TO SAVEPOINT): the settings wait for the next real statement.
+_SAVEPOINT_CONTROL: Final = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+def _forget_transaction_settings(connection: Any) -> None:
+    """The transaction ends, and its local settings with it; the next one wants its own."""
+    connection.info.pop(_SENT, None)
+    connection.info.pop(_WANTED, None)
+
+
+def _resend_settings(connection: Any, *_args: Any) -> None:
+    """Rolling back a savepoint may undo a set_config made inside it: send them again."""
+    connection.info.pop(_SENT, None)
+
+
+def _forget_on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info.pop(_SENT, None)
+        record.info.pop(_WANTED, None)
 
 
 def _tenant_mappers(state: ORMExecuteState) -> list[Any]:
