@@ -20,18 +20,18 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from nentang.kernel.authz.models import Grant, Permission, Role, RolePermission
+from nentang.kernel.authz.facts import Facts, GrantFacts, RoleFacts, TenantFacts, read_facts
+from nentang.kernel.authz.models import Grant, Role, RolePermission
 from nentang.kernel.authz.permissions import ADMIN_ROLE, GRANTS_MANAGE, ROLES_MANAGE
 from nentang.kernel.identity.actor import Actor
-from nentang.kernel.identity.models import ApiToken, User
 from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
-from nentang.kernel.tenancy.models import Tenant, path_ids, utcnow
+from nentang.kernel.tenancy.models import path_ids, utcnow
 from nentang.sdk.errors import Conflict, NotFound, PermissionDenied, TenantNotFound, ValidationFailed
 
 if TYPE_CHECKING:
@@ -56,12 +56,12 @@ def create_role(
         raise ValidationFailed(f"role name {name!r}: 2-64 characters, lower-case letters, digits, '_', '.', '-'")
     if not wanted:
         raise ValidationFailed(f"role {name!r} needs at least one permission")
-    tenant = _tenant(session, tenant_id)
-    _check_declared(session, wanted)
-    held = authz.permissions_in(session, str(actor), tenant_id)
-    _require(held, ROLES_MANAGE, actor, tenant)
-    _require_subset(wanted, held, actor, tenant, what=f"role {name!r}")
-    if session.scalar(select(Role.id).where(Role.tenant_id == tenant_id, Role.name == name)) is not None:
+    facts = read_facts(session, tenant_id=tenant_id, actor=str(actor), permissions=wanted, role_name_at_tenant=name)
+    tenant = _tenant(facts, tenant_id)
+    _check_declared(wanted, facts.declared)
+    _require(facts.held, ROLES_MANAGE, actor, tenant)
+    _require_subset(wanted, facts.held, actor, tenant, what=f"role {name!r}")
+    if facts.name_taken:
         raise Conflict(f"tenant {tenant.code!r} already has a role named {name!r}", code="authz.role_exists")
     role = Role(tenant_id=tenant_id, name=name, description=description, declared_by="custom", created_by=str(actor))
     session.add(role)
@@ -69,7 +69,8 @@ def create_role(
     for perm in sorted(wanted):
         session.add(RolePermission(role_id=role.id or 0, permission=perm))
     session.flush()
-    authz.audit.append(
+    bump(session, topics.AUTHZ, f"role:{role.id}")
+    authz.audit.append(  # last: see grant()
         session,
         tenant_id=tenant_id,
         actor=actor,
@@ -77,13 +78,12 @@ def create_role(
         target=name,
         detail={"role_id": role.id, "permissions": sorted(wanted)},
     )
-    bump(session, topics.AUTHZ, f"role:{role.id}")
     return role
 
 
 def update_role(authz: Authorizer, session: Session, *, actor: Actor, role_id: int, permissions: Iterable[str]) -> Role:
     wanted = frozenset(permissions)
-    role = session.get(Role, role_id)
+    role = session.get(Role, role_id)  # the service already loaded it: no statement
     if role is None:
         raise NotFound(f"no role with id {role_id}", code="authz.role_not_found")
     if role.tenant_id is None:
@@ -93,19 +93,26 @@ def update_role(authz: Authorizer, session: Session, *, actor: Actor, role_id: i
         )
     if not wanted:
         raise ValidationFailed(f"role {role.name!r} needs at least one permission")
-    tenant = _tenant(session, role.tenant_id)
-    _check_declared(session, wanted)
-    held = authz.permissions_in(session, str(actor), role.tenant_id)
-    _require(held, ROLES_MANAGE, actor, tenant)
-    _require_subset(wanted, held, actor, tenant, what=f"role {role.name!r}")
-    current = set(session.scalars(select(RolePermission.permission).where(RolePermission.role_id == role_id)))
-    for perm in wanted - current:
-        session.add(RolePermission(role_id=role_id, permission=perm))
-    for perm in current - wanted:
-        session.delete(session.get(RolePermission, (role_id, perm)))
+    facts = read_facts(session, tenant_id=role.tenant_id, actor=str(actor), role_id=role_id, permissions=wanted)
+    tenant = _tenant(facts, role.tenant_id)
+    _check_declared(wanted, facts.declared)
+    _require(facts.held, ROLES_MANAGE, actor, tenant)
+    _require_subset(wanted, facts.held, actor, tenant, what=f"role {role.name!r}")
+    current = set(facts.roles[0].permissions) if facts.roles else set()
+    if wanted - current:
+        session.execute(
+            insert(RolePermission), [{"role_id": role_id, "permission": p} for p in sorted(wanted - current)]
+        )
+    if current - wanted:
+        session.execute(
+            delete(RolePermission).where(
+                RolePermission.role_id == role_id, RolePermission.permission.in_(sorted(current - wanted))
+            )
+        )
     role.updated_at = utcnow()
     session.flush()
-    authz.audit.append(
+    bump(session, topics.AUTHZ, f"role:{role_id}")
+    authz.audit.append(  # last: see grant()
         session,
         tenant_id=role.tenant_id,
         actor=actor,
@@ -113,7 +120,6 @@ def update_role(authz: Authorizer, session: Session, *, actor: Actor, role_id: i
         target=role.name,
         detail={"role_id": role_id, "added": sorted(wanted - current), "removed": sorted(current - wanted)},
     )
-    bump(session, topics.AUTHZ, f"role:{role_id}")
     return role
 
 
@@ -127,18 +133,25 @@ def grant(
     tenant_id: int,
     checked: bool = True,
 ) -> Grant:
+    """Grant ``role`` to ``principal`` at ``tenant_id``: one read, one insert, the bump, the audit entry.
+
+    The delegation checks read their facts in this transaction (one query, :func:`read_facts`), so
+    the grant cannot slip between a check and its write. The audit entry comes last: on PostgreSQL it
+    switches the transaction to the tenant's row-level-security settings, and switching back costs a
+    round trip only if another statement follows.
+    """
     if not _PRINCIPAL.match(principal or ""):
         raise ValidationFailed(f"principal {principal!r} must look like 'user:<id>' or 'token:<id>'")
-    tenant = _tenant(session, tenant_id)
-    _check_principal_exists(session, principal)
-    role_row = _visible_role(session, role, tenant)
-    role_perms = frozenset(
-        session.scalars(select(RolePermission.permission).where(RolePermission.role_id == role_row.id))
+    facts = read_facts(
+        session, tenant_id=tenant_id, actor=str(actor) if checked else None, principal=principal, visible_role=role
     )
+    tenant = _tenant(facts, tenant_id)
+    if not facts.principal_exists:
+        raise ValidationFailed(f"principal {principal!r} does not exist", code="authz.unknown_principal")
+    role_row = _visible_role(facts.roles, role, tenant)
     if checked:
-        held = authz.permissions_in(session, str(actor), tenant_id)
-        _require(held, GRANTS_MANAGE, actor, tenant)
-        _require_subset(role_perms, held, actor, tenant, what=f"role {role_row.name!r}")
+        _require(facts.held, GRANTS_MANAGE, actor, tenant)
+        _require_subset(role_row.permissions, facts.held, actor, tenant, what=f"role {role_row.name!r}")
     # One statement instead of a savepoint around the insert: a grant is on many hot paths.
     values = {
         "principal": principal,
@@ -154,6 +167,7 @@ def grant(
             f"{principal} already holds role {role_row.name!r} at {tenant.code!r}", code="authz.grant_exists"
         )
     row = Grant(id=grant_id, **values)  # a detached record of what was inserted
+    bump(session, topics.AUTHZ, principal)
     authz.audit.append(
         session,
         tenant_id=tenant_id,
@@ -162,30 +176,28 @@ def grant(
         target=principal,
         detail={"role": role_row.name, "role_id": role_row.id, "grant_id": row.id, "checked": checked},
     )
-    bump(session, topics.AUTHZ, principal)
     return row
 
 
 def revoke(authz: Authorizer, session: Session, *, actor: Actor, grant_id: int, checked: bool = True) -> None:
-    row = session.get(Grant, grant_id)
-    if row is None:
+    facts = read_facts(session, grant_id=grant_id, actor=str(actor) if checked else None)
+    found = facts.grant
+    if found is None or facts.tenant is None:
         raise NotFound(f"no grant with id {grant_id}", code="authz.grant_not_found")
-    tenant = _tenant(session, row.tenant_id)
+    tenant = facts.tenant
     if checked:
-        _require(authz.permissions_in(session, str(actor), row.tenant_id), GRANTS_MANAGE, actor, tenant)
-    _protect_last_root_admin(session, row, tenant)
-    role_name = session.scalar(select(Role.name).where(Role.id == row.role_id))
-    session.delete(row)
-    session.flush()
-    authz.audit.append(
+        _require(facts.held, GRANTS_MANAGE, actor, tenant)
+    _protect_last_root_admin(found, tenant, other_admins=facts.other_admins)
+    session.execute(delete(Grant).where(Grant.id == grant_id))
+    bump(session, topics.AUTHZ, found.principal)
+    authz.audit.append(  # last: see grant()
         session,
-        tenant_id=row.tenant_id,
+        tenant_id=tenant.id,
         actor=actor,
         action="grant.revoke",
-        target=row.principal,
-        detail={"role": role_name, "grant_id": grant_id},
+        target=found.principal,
+        detail={"role": found.role_name, "grant_id": grant_id},
     )
-    bump(session, topics.AUTHZ, row.principal)
 
 
 def revoke_all_for(authz: Authorizer, session: Session, *, actor: Actor, principal: str) -> int:
@@ -197,45 +209,34 @@ def revoke_all_for(authz: Authorizer, session: Session, *, actor: Actor, princip
     return len(ids)
 
 
-def _tenant(session: Session, tenant_id: int) -> Tenant:
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
+def _tenant(facts: Facts, tenant_id: int) -> TenantFacts:
+    if facts.tenant is None:
         raise TenantNotFound(f"no tenant with id {tenant_id}")
-    return tenant
+    return facts.tenant
 
 
-def _check_principal_exists(session: Session, principal: str) -> None:
-    kind, _, ident = principal.partition(":")
-    model = User if kind == "user" else ApiToken
-    if session.get(model, int(ident)) is None:
-        raise ValidationFailed(f"principal {principal!r} does not exist", code="authz.unknown_principal")
-
-
-def _visible_role(session: Session, name: str, tenant: Tenant) -> Role:
+def _visible_role(candidates: list[RoleFacts], name: str, tenant: TenantFacts) -> RoleFacts:
     """The role called ``name`` that is nearest to ``tenant`` on its path, else the template."""
-    ancestry = path_ids(tenant.path)
-    candidates = session.scalars(
-        select(Role).where(Role.name == name, (Role.tenant_id.in_(ancestry)) | (Role.tenant_id.is_(None)))
-    ).all()
     if not candidates:
         raise ValidationFailed(f"no role {name!r} is visible at tenant {tenant.code!r}", code="authz.unknown_role")
-    depth = {tenant_id: i for i, tenant_id in enumerate(ancestry)}
+    depth = {tenant_id: i for i, tenant_id in enumerate(path_ids(tenant.path))}
     return max(candidates, key=lambda r: -1 if r.tenant_id is None else depth[r.tenant_id])
 
 
-def _check_declared(session: Session, wanted: frozenset[str]) -> None:
-    known = set(session.scalars(select(Permission.name).where(Permission.name.in_(sorted(wanted)))))
+def _check_declared(wanted: frozenset[str], known: frozenset[str]) -> None:
     unknown = sorted(wanted - known)
     if unknown:
         raise ValidationFailed(f"unknown permission(s): {', '.join(unknown)}", code="authz.unknown_permission")
 
 
-def _require(held: frozenset[str], permission: str, actor: Actor, tenant: Tenant) -> None:
+def _require(held: frozenset[str], permission: str, actor: Actor, tenant: TenantFacts) -> None:
     if permission not in held:
         raise PermissionDenied(f"{actor} may not {permission!r} at {tenant.code!r}", code="permission.denied")
 
 
-def _require_subset(wanted: frozenset[str], held: frozenset[str], actor: Actor, tenant: Tenant, *, what: str) -> None:
+def _require_subset(
+    wanted: frozenset[str], held: frozenset[str], actor: Actor, tenant: TenantFacts, *, what: str
+) -> None:
     missing = sorted(wanted - held)
     if missing:
         raise PermissionDenied(
@@ -244,25 +245,15 @@ def _require_subset(wanted: frozenset[str], held: frozenset[str], actor: Actor, 
         )
 
 
-def _protect_last_root_admin(session: Session, row: Grant, tenant: Tenant) -> None:
+def _protect_last_root_admin(row: GrantFacts, tenant: TenantFacts, *, other_admins: bool) -> None:
     """Keep at least one *user* administering the root. Tokens are integrations, not
     administrators: revoking a token's grants is never blocked, and they do not count."""
     if tenant.parent_id is not None or not row.principal.startswith("user:"):
         return
-    admin_id = session.scalar(select(Role.id).where(Role.tenant_id.is_(None), Role.name == ADMIN_ROLE))
-    if row.role_id != admin_id:
+    if row.role_name != ADMIN_ROLE or other_admins:
         return
-    others = session.scalar(
-        select(func.count()).where(
-            Grant.tenant_id == row.tenant_id,
-            Grant.role_id == admin_id,
-            Grant.id != row.id,
-            Grant.principal.startswith("user:"),
-        )
+    raise Conflict(
+        f"{row.principal} is the last administrator of the central tenant {tenant.code!r}; "
+        "grant the role to someone else first",
+        code="authz.last_admin",
     )
-    if not others:
-        raise Conflict(
-            f"{row.principal} is the last administrator of the central tenant {tenant.code!r}; "
-            "grant the role to someone else first",
-            code="authz.last_admin",
-        )

@@ -9,7 +9,7 @@ their own transaction with :meth:`Authorizer.permissions_in`, never against a ca
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import final
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.authz import administration
 from nentang.kernel.authz.cache import grant_cache, tenant_path_cache
+from nentang.kernel.authz.facts import read_facts
 from nentang.kernel.authz.models import Grant, Permission, Role, RolePermission
 from nentang.kernel.authz.permissions import KERNEL_PERMISSIONS, KERNEL_ROLE_TEMPLATES, PermissionSpec, RoleTemplate
 from nentang.kernel.authz.role_model import RoleModel
@@ -30,7 +31,6 @@ from nentang.kernel.identity.actor import Actor
 from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
 from nentang.kernel.propagation.watcher import ChangeWatcher
-from nentang.kernel.tenancy.models import Tenant, path_ids
 from nentang.sdk.errors import Conflict, NentangError, PermissionDenied, TenantNotFound
 
 
@@ -78,15 +78,10 @@ class Authorizer:
 
     def permissions_in(self, session: Session, principal: str, tenant_id: int) -> frozenset[str]:
         """Everything ``principal`` may do at ``tenant_id``, read from the database now."""
-        tenant_path = session.scalar(select(Tenant.path).where(Tenant.id == tenant_id))
-        if tenant_path is None:
+        facts = read_facts(session, tenant_id=tenant_id, actor=principal)
+        if facts.tenant is None:
             raise TenantNotFound(f"no tenant with id {tenant_id}")
-        rows = session.scalars(
-            select(RolePermission.permission)
-            .join(Grant, Grant.role_id == RolePermission.role_id)
-            .where(Grant.principal == principal, Grant.tenant_id.in_(path_ids(tenant_path)))
-        )
-        return frozenset(rows)
+        return facts.held
 
     def require_in(self, session: Session, principal: str, tenant_id: int, permission: str) -> None:
         if permission not in self.permissions_in(session, principal, tenant_id):
@@ -172,8 +167,10 @@ class Authorizer:
         )
 
     def revoke(self, session: Session, *, actor: Actor, grant_id: int) -> None:
-        row = session.get(Grant, grant_id)
-        with self._audited_refusal(session, actor, row.tenant_id if row else None, "grant.revoke", f"grant:{grant_id}"):
+        def tenant_of_grant() -> int | None:  # read only on a refusal: the grant is still there
+            return session.scalar(select(Grant.tenant_id).where(Grant.id == grant_id))
+
+        with self._audited_refusal(session, actor, tenant_of_grant, "grant.revoke", f"grant:{grant_id}"):
             administration.revoke(self, session, actor=actor, grant_id=grant_id)
 
     def revoke_all_for(self, session: Session, *, actor: Actor, principal: str) -> int:
@@ -181,12 +178,21 @@ class Authorizer:
 
     @contextmanager
     def _audited_refusal(
-        self, session: Session, actor: Actor, tenant_id: int | None, attempted: str, target: str, **detail: str
+        self,
+        session: Session,
+        actor: Actor,
+        tenant: int | Callable[[], int | None] | None,
+        attempted: str,
+        target: str,
+        **detail: str,
     ) -> Iterator[None]:
+        """Audit a refusal; ``tenant`` is where (or how to read it, inside the refused transaction)."""
         try:
             yield
         except (PermissionDenied, Conflict) as refusal:
-            if tenant_id is not None and (isinstance(refusal, PermissionDenied) or refusal.code == "authz.last_admin"):
+            audited = isinstance(refusal, PermissionDenied) or refusal.code == "authz.last_admin"
+            tenant_id = tenant() if callable(tenant) and audited else tenant
+            if audited and isinstance(tenant_id, int):
                 record = partial(self._record_refusal, actor, tenant_id, attempted, target, refusal, detail)
                 run_after_transaction(session, record)
             raise
