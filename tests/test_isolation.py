@@ -134,6 +134,20 @@ def test_core_table_statements_on_tenant_owned_tables_are_refused(kernel: Kernel
     assert bodies(kernel, tree.c2.id) == ["c2"]
 
 
+def test_the_guard_cache_tells_a_core_statement_from_its_orm_twin(kernel: Kernel, tree: Tree) -> None:
+    """The guard keeps its analysis per statement shape: the Core twin of an allowed ORM statement
+    (same SQL, same tables) must still be refused, however often the ORM one ran first."""
+    add_note(kernel, tree.c1.id, 1, "c1")
+    add_note(kernel, tree.c2.id, 1, "c2")
+    table = Note.__table__
+    with kernel.db.tenant(tree.c2.id) as session:
+        for _ in range(3):
+            assert session.scalars(select(Note.body).where(Note.id == 1)).all() == ["c2"]
+            with pytest.raises(ScopeViolation, match="through Core"):
+                session.execute(select(table.c.body).where(table.c.id == 1))
+            session.rollback()
+
+
 def test_orm_statements_in_every_position_are_filtered(kernel: Kernel, tree: Tree) -> None:
     from sqlalchemy import exists
 

@@ -13,6 +13,7 @@ Ancestry is read from the tenant's materialised path in SQL (tenant ``X`` is on 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, final
@@ -93,44 +94,87 @@ def read_facts(
     role_name_at_tenant: str | None = None,
 ) -> Facts:
     """Answer the asked questions about ``tenant_id`` (or the tenant of ``grant_id``) at once."""
-    tenant: Any = sa.literal(tenant_id, _INT) if grant_id is None else _grant_tenant(grant_id)
+    kind, _, ident = (principal or "").partition(":")
+    wanted = sorted(set(permissions))
+    shape = _Shape(
+        by_grant=grant_id is not None,
+        actor=actor is not None,
+        principal=kind if principal is not None else None,
+        role="id" if role_id is not None else "name" if visible_role is not None else None,
+        permissions=bool(wanted),
+        name_at_tenant=role_name_at_tenant is not None,
+    )
+    params = {
+        "tenant_id": tenant_id,
+        "grant_id": grant_id,
+        "actor": actor,
+        "principal_id": int(ident) if principal is not None else None,
+        "role_name": visible_role,
+        "role_id": role_id,
+        "permissions": wanted,
+        "name_at_tenant": role_name_at_tenant,
+    }
+    return _collect(session.execute(_statement(shape), params))  # keys the shape does not use are ignored
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Which questions are asked: one cached statement per shape, values as parameters."""
+
+    by_grant: bool
+    actor: bool
+    principal: str | None
+    role: str | None
+    permissions: bool
+    name_at_tenant: bool
+
+
+@functools.lru_cache(maxsize=64)
+def _statement(shape: _Shape) -> Any:
+    """Build the union for ``shape`` once: building a statement costs more Python than running it,
+    and a reused statement object keeps its memoised cache key (SQLAlchemy's compiled cache)."""
+    tenant: Any = _grant_tenant() if shape.by_grant else sa.bindparam("tenant_id", type_=_INT)
     path = sa.select(Tenant.path).where(Tenant.id == tenant).scalar_subquery()
 
     def on_path(tenant_column: Any) -> Any:
         return path.contains("/" + sa.cast(tenant_column, _TEXT) + "/")
 
     parts = [_row("tenant", Tenant.id, Tenant.parent_id, Tenant.code, Tenant.path).where(Tenant.id == tenant)]
-    if actor is not None:
+    if shape.actor:
         parts.append(
             _row("held", text2=RolePermission.permission)
             .join(Grant, Grant.role_id == RolePermission.role_id)
-            .where(Grant.principal == actor, on_path(Grant.tenant_id))
+            .where(Grant.principal == sa.bindparam("actor", type_=_TEXT), on_path(Grant.tenant_id))
         )
-    if principal is not None:
-        kind, _, ident = principal.partition(":")
-        model: Any = User if kind == "user" else ApiToken
-        parts.append(_row("principal", model.id).where(model.id == int(ident)))
-    if visible_role is not None or role_id is not None:
-        which = Role.id == role_id if role_id is not None else Role.name == visible_role
-        visible = sa.true() if role_id is not None else sa.or_(Role.tenant_id.is_(None), on_path(Role.tenant_id))
+    if shape.principal is not None:
+        model: Any = User if shape.principal == "user" else ApiToken
+        parts.append(_row("principal", model.id).where(model.id == sa.bindparam("principal_id", type_=_INT)))
+    if shape.role is not None:
+        if shape.role == "id":
+            which, visible = Role.id == sa.bindparam("role_id", type_=_INT), sa.true()
+        else:
+            which = Role.name == sa.bindparam("role_name", type_=_TEXT)
+            visible = sa.or_(Role.tenant_id.is_(None), on_path(Role.tenant_id))
         parts.append(
             _row("role", Role.id, Role.tenant_id, Role.name, RolePermission.permission)
             .outerjoin(RolePermission, RolePermission.role_id == Role.id)
             .where(which, visible)
         )
-    wanted = sorted(set(permissions))
-    if wanted:
-        parts.append(_row("declared", text2=Permission.name).where(Permission.name.in_(wanted)))
-    if grant_id is not None:
+    if shape.permissions:
+        declared = Permission.name.in_(sa.bindparam("permissions", expanding=True))
+        parts.append(_row("declared", text2=Permission.name).where(declared))
+    if shape.by_grant:
         parts.append(
             _row("grant", Grant.id, Grant.role_id, Grant.principal, Role.name)
             .join(Role, Role.id == Grant.role_id)
-            .where(Grant.id == grant_id)
+            .where(Grant.id == sa.bindparam("grant_id", type_=_INT))
         )
-        parts.append(_row("other_admins").where(_another_admin(grant_id)))
-    if role_name_at_tenant is not None:
-        parts.append(_row("name_taken").where(_role_named(role_name_at_tenant, tenant)))
-    return _collect(session.execute(sa.union_all(*parts)).all())
+        parts.append(_row("other_admins").where(_another_admin()))
+    if shape.name_at_tenant:
+        name = sa.bindparam("name_at_tenant", type_=_TEXT)
+        parts.append(_row("name_taken").where(sa.exists().where(Role.tenant_id == tenant, Role.name == name)))
+    return sa.union_all(*parts)
 
 
 def _row(kind: str, num1: Any = None, num2: Any = None, text1: Any = None, text2: Any = None) -> sa.Select[Any]:
@@ -142,24 +186,20 @@ def _row(kind: str, num1: Any = None, num2: Any = None, text1: Any = None, text2
     )
 
 
-def _grant_tenant(grant_id: int) -> Any:
-    return sa.select(Grant.tenant_id).where(Grant.id == grant_id).scalar_subquery()
+def _grant_tenant() -> Any:
+    return sa.select(Grant.tenant_id).where(Grant.id == sa.bindparam("grant_id", type_=_INT)).scalar_subquery()
 
 
-def _another_admin(grant_id: int) -> Any:
+def _another_admin() -> Any:
     """Another *user* holds the administrator template at the grant's tenant (tokens do not count)."""
     other = aliased(Grant)
     admin = sa.select(Role.id).where(Role.tenant_id.is_(None), Role.name == ADMIN_ROLE).scalar_subquery()
     return sa.exists().where(
-        other.tenant_id == _grant_tenant(grant_id),
+        other.tenant_id == _grant_tenant(),
         other.role_id == admin,
-        other.id != grant_id,
+        other.id != sa.bindparam("grant_id", type_=_INT),
         other.principal.startswith("user:"),
     )
-
-
-def _role_named(name: str, tenant: Any) -> Any:
-    return sa.exists().where(Role.tenant_id == tenant, Role.name == name)
 
 
 def _collect(rows: Iterable[Any]) -> Facts:
