@@ -6,12 +6,23 @@ from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any, final
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from nentang.kernel.audit.models import GENESIS_HASH, AuditEntry, AuditHead, canonical_detail, entry_hash
 from nentang.kernel.data.scope import acting_for_tenant, scope_of
 from nentang.kernel.identity.actor import Actor
+
+# Built once (they are immutable, and building costs more Python than running them); the values
+# go in as parameters. They name the mapped classes, so the scope guards still apply to them.
+_READ_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.tenant_id == bindparam("tenant")).with_for_update()
+_INSERT_ENTRY = insert(AuditEntry)
+_INSERT_HEAD = insert(AuditHead)
+_MOVE_HEAD = (
+    update(AuditHead)
+    .where(AuditHead.tenant_id == bindparam("tenant"))
+    .values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
 
 
 @final
@@ -42,9 +53,7 @@ class AuditLog:
         scope = scope_of(session)
         elevate = acting_for_tenant(session, tenant_id) if scope.write != tenant_id else nullcontext()
         with elevate:
-            head = session.execute(
-                select(AuditHead.seq, AuditHead.hash).where(AuditHead.tenant_id == tenant_id).with_for_update()
-            ).first()
+            head = session.execute(_READ_HEAD, {"tenant": tenant_id}).first()
             seq, prev_hash = (head.seq + 1, head.hash) if head is not None else (1, GENESIS_HASH)
             at = datetime.now(UTC)
             row = {
@@ -58,10 +67,10 @@ class AuditLog:
                 "prev_hash": prev_hash,
             }
             row["hash"] = entry_hash(**row)
-            session.execute(insert(AuditEntry), [row])
+            session.execute(_INSERT_ENTRY, [row])
             moved = {"seq": seq, "hash": row["hash"]}
             if head is None:
-                session.execute(insert(AuditHead), [{"tenant_id": tenant_id, **moved}])
+                session.execute(_INSERT_HEAD, [{"tenant_id": tenant_id, **moved}])
             else:
-                session.execute(update(AuditHead).where(AuditHead.tenant_id == tenant_id).values(**moved))
+                session.execute(_MOVE_HEAD, {"tenant": tenant_id, **moved})
         return AuditEntry(**row)
