@@ -55,23 +55,20 @@ import asyncio
 import math
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import make_url
 
@@ -83,6 +80,12 @@ from nentang.kernel.propagation import topics
 from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.models import TenantKind
+
+# bench/ is not a package, and the tests load this script by its path: _support is found through
+# the script's own folder, whatever the working folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import met, percentile, postgres_unreachable, ratio, stop_process_group, throwaway_postgres
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PLUGIN = "propbench"
@@ -112,24 +115,6 @@ Say = Any  # a print-like callable: say(line)
 
 
 # -- pure helpers (tested in tests/test_bench_plugins.py) --------------------------------------
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile: the smallest value with at least ``pct`` % of values at or below it."""
-    if not values:
-        raise ValueError("percentile of no values")
-    if not 0 < pct <= 100:
-        raise ValueError(f"percentile must be in (0, 100], not {pct}")
-    ordered = sorted(values)
-    return ordered[max(math.ceil(pct / 100 * len(ordered)), 1) - 1]
-
-
-def ratio(value: float, floor: float) -> float:
-    return value / floor if floor > 0 else math.inf
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "NOT met"
 
 
 def format_last_line(workers: int, p50_ms: float, p99_ms: float, failed: int) -> str:
@@ -275,41 +260,6 @@ def install_plugin(site: Path, registry: Path, name: str = PLUGIN, version: str 
 # -- databases -----------------------------------------------------------------------------------
 
 
-def postgres_unreachable(admin_url: str) -> str | None:
-    """Why PostgreSQL cannot be used at ``admin_url``, or ``None`` when it answers."""
-    try:
-        engine = sa.create_engine(admin_url, connect_args={"connect_timeout": 3})
-    except Exception as exc:  # a bad URL or a missing driver: report it as the reason
-        return f"{type(exc).__name__}: {exc}"
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # any driver error means "not reachable" here
-        cause = getattr(exc, "orig", None) or exc
-        lines = str(cause).strip().splitlines()
-        return f"{type(cause).__name__}: {lines[0] if lines else 'no detail'}"
-    finally:
-        engine.dispose()
-    return None
-
-
-@contextmanager
-def throwaway_postgres(admin_url: str) -> Iterator[str]:
-    """A database of its own, next to the one ``admin_url`` names; dropped even on error."""
-    name = f"nentang_bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
 @contextmanager
 def database(args: argparse.Namespace, folder: Path) -> Iterator[str]:
     if args.sqlite:
@@ -449,44 +399,8 @@ def serving(env: dict[str, str], workers: int, folder: Path, stop_timeout_s: flo
 
 def stop(server: Server, timeout_s: float) -> None:
     """SIGTERM (uvicorn stops its workers), then SIGKILL to the group if it outstays ``timeout_s``."""
-    process = server.process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            server.killed = True
-            _kill_group(process.pid)
-            process.wait(timeout=10)
-    # the workers are in the server's process group (its own session): none may outlive it
-    if not _group_gone(process.pid, timeout_s):
+    if stop_process_group(server.process, timeout_s):
         server.killed = True
-        _kill_group(process.pid)
-        _group_gone(process.pid, 10.0)  # killed processes vanish once reaped
-
-
-def _group_gone(pgid: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while _group_alive(pgid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _kill_group(pgid: int) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
 
 
 def pids_alive(pids: Sequence[int]) -> list[int]:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import math
 import pstats
 import statistics
 import sys
@@ -67,6 +66,12 @@ from nentang.sdk._markers import PROJECT
 from nentang.sdk.context import TenantRef
 from nentang.sdk.events import Event
 
+# bench/ is not a package, and the tests load this script by its path: _support is found through
+# the script's own folder, whatever the working folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import met, ratio
+
 HOOK = "nentang_event_received"
 SIZES = (1, 10, 50)
 ENABLED = 5
@@ -92,14 +97,6 @@ def nentang_event_received(ctx, event):
 
 
 # -- small helpers ---------------------------------------------------------------------------
-
-
-def ratio(value: float, floor: float) -> float:
-    return value / floor if floor > 0 else math.inf
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "NOT met"
 
 
 def plugin_names(installed: int) -> list[str]:

@@ -31,14 +31,11 @@ The last line is always ``provision: sqlite_s=<x> postgres_s=<y|skipped> new_ten
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +44,6 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 import vietnam_provinces
-from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -63,6 +59,12 @@ from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.models import TenantKind
 from nentang.kernel.tenancy.seed import CENTRAL_CODE, CENTRAL_NAME, commune_code, province_code, seed_national_tree
+
+# bench/ is not a package, and the tests load this script by its path: _support is found through
+# the script's own folder, whatever the working folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import percentile, postgres_unreachable, ratio, throwaway_postgres
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 #: Issue 2's targets.
@@ -112,20 +114,6 @@ class DialectResult:
     tree_floor_s: float
     new_tenant: Samples
     new_tenant_floor: Samples
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile: the smallest value with at least ``pct`` % of values at or below it."""
-    if not values:
-        raise ValueError("percentile of no values")
-    if not 0 < pct <= 100:
-        raise ValueError(f"percentile must be in (0, 100], not {pct}")
-    ordered = sorted(values)
-    return ordered[max(math.ceil(pct / 100 * len(ordered)), 1) - 1]
-
-
-def ratio(value: float, floor: float) -> float:
-    return value / floor if floor > 0 else math.inf
 
 
 def format_last_line(sqlite_s: float, postgres_s: float | None, new_tenant_ms: float) -> str:
@@ -327,41 +315,6 @@ def run_dialect(dialect: str, database_url: str, floor_url: str, new_tenants: in
     tree_floor_s, table = floor_tree(floor_url, national_rows())
     new_tenant_floor = floor_new_tenants(floor_url, table, new_tenants)
     return DialectResult(dialect, tree, tree_floor_s, new_tenant, new_tenant_floor)
-
-
-def postgres_unreachable(admin_url: str) -> str | None:
-    """Why PostgreSQL cannot be used at ``admin_url``, or ``None`` when it answers."""
-    try:
-        engine = sa.create_engine(admin_url, connect_args={"connect_timeout": 3})
-    except Exception as exc:  # a bad URL or a missing driver: report it as the reason
-        return f"{type(exc).__name__}: {exc}"
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # any driver error means "not reachable" here
-        cause = getattr(exc, "orig", None) or exc  # the driver's own error, without SQLAlchemy's wrapping
-        lines = str(cause).strip().splitlines()
-        return f"{type(cause).__name__}: {lines[0] if lines else 'no detail'}"
-    finally:
-        engine.dispose()
-    return None
-
-
-@contextmanager
-def throwaway_postgres(admin_url: str) -> Iterator[str]:
-    """A database of its own, next to the one ``admin_url`` names; dropped even on error."""
-    name = f"nentang_bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 # -- entry point -----------------------------------------------------------------------------
