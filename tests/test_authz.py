@@ -248,3 +248,22 @@ def test_a_token_never_counts_as_the_last_central_administrator(
     kernel.tokens.revoke_as_operator(OPERATOR, created.token.id)
     with kernel.db.platform() as session:
         assert session.scalars(select(Grant).where(Grant.principal.startswith("token:"))).all() == []
+
+
+def test_a_custom_role_named_admin_is_not_the_administrator_template(kernel: Kernel, tree: Tree) -> None:
+    """The last-administrator rule is about the template: a custom role that only shares its name
+    can be revoked even when no user holds the template at the root."""
+    created = kernel.tokens.create_as_operator(
+        OPERATOR, tenant_code="TW", name="integration", roles=["admin"], expires_in_days=30
+    )
+    integration = Actor("token", str(created.token.id))
+    someone = make_user(kernel, "someone", tree.central.id)
+    create_role(kernel, integration, tree.central.id, "admin", [TENANTS_READ])
+    with kernel.db.platform() as session, session.begin():
+        granted = kernel.authz.grant(
+            session, actor=integration, principal=str(someone), role="admin", tenant_id=tree.central.id
+        )
+    with kernel.db.platform() as session, session.begin():
+        kernel.authz.revoke(session, actor=integration, grant_id=granted.id or 0)
+    kernel.watcher.poll_now()
+    assert not kernel.authz.check(str(someone), tree.central.id, TENANTS_READ)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from nentang.kernel.authz.facts import Facts, GrantFacts, RoleFacts, TenantFacts, read_facts
 from nentang.kernel.authz.models import Grant, Role, RolePermission
-from nentang.kernel.authz.permissions import ADMIN_ROLE, GRANTS_MANAGE, ROLES_MANAGE
+from nentang.kernel.authz.permissions import GRANTS_MANAGE, ROLES_MANAGE
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
@@ -187,7 +187,7 @@ def revoke(authz: Authorizer, session: Session, *, actor: Actor, grant_id: int, 
     tenant = facts.tenant
     if checked:
         _require(facts.held, GRANTS_MANAGE, actor, tenant)
-    _protect_last_root_admin(found, tenant, other_admins=facts.other_admins)
+    _protect_last_root_admin(found, tenant, facts)
     session.execute(delete(Grant).where(Grant.id == grant_id))
     bump(session, topics.AUTHZ, found.principal)
     authz.audit.append(  # last: see grant()
@@ -245,12 +245,12 @@ def _require_subset(
         )
 
 
-def _protect_last_root_admin(row: GrantFacts, tenant: TenantFacts, *, other_admins: bool) -> None:
+def _protect_last_root_admin(row: GrantFacts, tenant: TenantFacts, facts: Facts) -> None:
     """Keep at least one *user* administering the root. Tokens are integrations, not
     administrators: revoking a token's grants is never blocked, and they do not count."""
     if tenant.parent_id is not None or not row.principal.startswith("user:"):
         return
-    if row.role_name != ADMIN_ROLE or other_admins:
+    if row.role_id != facts.admin_template_id or facts.other_admins:
         return
     raise Conflict(
         f"{row.principal} is the last administrator of the central tenant {tenant.code!r}; "

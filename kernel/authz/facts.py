@@ -77,6 +77,8 @@ class Facts:
     grant: GrantFacts | None = None
     #: Whether a user other than the grant's holder is administrator of the grant's tenant.
     other_admins: bool = False
+    #: The id of the administrator template (asked with a grant: a custom role may share its name).
+    admin_template_id: int | None = None
     #: Whether the tenant already defines a role with the asked-for name.
     name_taken: bool = False
 
@@ -171,6 +173,7 @@ def _statement(shape: _Shape) -> Any:
             .where(Grant.id == sa.bindparam("grant_id", type_=_INT))
         )
         parts.append(_row("other_admins").where(_another_admin()))
+        parts.append(_row("admin_template", Role.id).where(Role.tenant_id.is_(None), Role.name == ADMIN_ROLE))
     if shape.name_at_tenant:
         name = sa.bindparam("name_at_tenant", type_=_TEXT)
         parts.append(_row("name_taken").where(sa.exists().where(Role.tenant_id == tenant, Role.name == name)))
@@ -224,6 +227,8 @@ def _collect(rows: Iterable[Any]) -> Facts:
             facts.grant = GrantFacts(id=num1, principal=text1, role_id=num2, role_name=text2)
         elif kind == "other_admins":
             facts.other_admins = True
+        elif kind == "admin_template":
+            facts.admin_template_id = num1
         elif kind == "name_taken":
             facts.name_taken = True
     facts.held, facts.declared = frozenset(held), frozenset(declared)
