@@ -169,9 +169,9 @@ class Driver:
 
         async def worker() -> None:
             for _ in queue:
-                status, _ = await self.post(body)
+                status, answer = await self.post(body)
                 if status != 200:
-                    raise RuntimeError(f"{self.path}: HTTP {status}")
+                    raise RuntimeError(f"{self.path}: HTTP {status}: {answer[:500]!r}")
 
         cpu, wall = time.process_time(), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))

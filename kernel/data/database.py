@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nentang.kernel.data.engines import create_app_engine, create_owner_engine
 from nentang.kernel.data.scope import DataScope, bind_scope, install_scope_guards
+from nentang.kernel.data.sqlite_begin import session_engine
 from nentang.kernel.settings import Settings
 
 CHANGES_KEY: Final = "nentang.changes"
@@ -37,7 +38,8 @@ class Database:
             self.app_engine: Engine = self.owner_engine
         else:
             self.app_engine = create_app_engine(settings.database_url, settings.app_database_url, settings.app_role)
-        self._sessions = sessionmaker(self.app_engine, expire_on_commit=False)
+        bind = session_engine(self.app_engine) if settings.is_sqlite else self.app_engine
+        self._sessions = sessionmaker(bind, expire_on_commit=False)
         install_scope_guards(self._sessions)
         self._commit_listeners: list[Callable[[list[Any]], None]] = []
         event.listen(self._sessions, "after_commit", self._deliver_committed_changes)

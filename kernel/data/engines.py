@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from nentang.kernel.data.sqlite_begin import SESSION_BEGINS
 from nentang.kernel.settings import sqlite_path
 from nentang.sdk.errors import ValidationFailed
 
@@ -63,6 +64,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(SESSION_BEGINS):
+            return  # a session's connection: the session says how it begins (sqlite_begin.py)
         connection.exec_driver_sql("BEGIN")
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_c
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.util import find_tables
 
+from nentang.kernel.data import sqlite_begin
 from nentang.sdk.errors import CrossTenantWrite, ScopeViolation
 from nentang.sdk.migrations import READ_SETTING, WRITE_SETTING
 from nentang.sdk.tables import TenantOwned
@@ -125,9 +126,11 @@ def _run_after_transaction(session: Session, transaction: Any) -> None:
         callback()
 
 
-def _on_begin(session: Session, _transaction: Any, connection: Any) -> None:
+def _on_begin(session: Session, transaction: Any, connection: Any) -> None:
     if connection.dialect.name == "postgresql":
         _want_pg_scope(connection, scope_of(session))
+    elif connection.get_execution_options().get(sqlite_begin.SESSION_BEGINS):
+        sqlite_begin.begin(session, transaction, connection)
 
 
 def _apply_database_settings(session: Session, scope: DataScope) -> None:

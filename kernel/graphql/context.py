@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
+from nentang.kernel.data.sqlite_begin import reading_only
 from nentang.kernel.graphql.pagination import check_first
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.caller import Caller
@@ -60,6 +61,7 @@ class GraphQLContext:
         "caller",
         "kernel",
         "reader",
+        "reading",
         "served",
         "settings",
         "tenant",
@@ -76,6 +78,7 @@ class GraphQLContext:
         settings: GraphQLSettings,
         reader: Engine | None = None,
         tenant_changed: Callable[[str], None] | None = None,
+        reading: bool = False,
     ) -> None:
         self.kernel = kernel
         self.caller = caller
@@ -89,6 +92,9 @@ class GraphQLContext:
         self.reader: Engine = reader if reader is not None else kernel.db.app_engine
         #: Tell the endpoint that a tenant's status or name changed (it forgets what it cached).
         self.tenant_changed: Callable[[str], None] = tenant_changed or _ignore
+        #: A query, not a mutation: plugin sessions begin as readers (on SQLite, they do not
+        #: queue behind writers; see ``kernel/data/sqlite_begin.py``).
+        self.reading = reading
         self._loaders: dict[LoaderSpec[Any, Any], DataLoader[Any, Any]] = {}
         self._plugin_requests: dict[str, PluginRequest] = {}
 
@@ -205,7 +211,10 @@ class PluginRequest:
     def _run(self, work: Callable[[TenantContext], R]) -> R:
         kernel, tenant = self._ctx.kernel, self.tenant
         settings = self.settings
-        with kernel.db.tenant(tenant.id) as session, session.begin():
+        session = kernel.db.tenant(tenant.id)
+        if self._ctx.reading:
+            reading_only(session)
+        with session, session.begin():
             context = KernelTenantContext(
                 tenant=tenant,
                 plugin=self.plugin,

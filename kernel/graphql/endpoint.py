@@ -122,6 +122,7 @@ class GraphQLEndpoint:
             settings=settings,
             reader=engine.reader,
             tenant_changed=engine.tenants.forget,
+            reading=operation.operation == OperationType.QUERY,
         )
         result = execute(
             served.schema,
