@@ -130,16 +130,20 @@ def test_reading_needs_the_permission_where_the_user_is_homed(gql: GraphQL, kern
     assert all_pages(gql, ', tenant: "00002"', 5, token=auditor) == [["dung.00002"]]
     # Tenant isolation: nothing of province 02, nothing above, nothing without kernel.users.read.
     for token, query in [
-        (auditor, '{ user(username: "giang.00003") { username } }'),
-        (auditor, '{ user(username: "em.02") { email } }'),
         (auditor, '{ users(first: 5, tenant: "02") { edges { cursor } } }'),
         (auditor, '{ users(first: 5, tenant: "TW", subtree: true) { edges { cursor } } }'),
-        (viewer, '{ user(username: "an.01") { username } }'),
         (viewer, "{ users(first: 5) { edges { cursor } } }"),
     ]:
         denied = gql.post(query, token=token)
         assert denied.status_code == 200 and codes(denied) == ["permission.denied"], query
         assert "giang" not in denied.text and "em.02" not in denied.text
+    # A user one may not read is answered exactly like a username nobody holds: no enumeration.
+    nobody = gql.post('{ user(username: "nobody.here") { username } }', token=auditor).json()["errors"][0]
+    for token, username in [(auditor, "giang.00003"), (auditor, "em.02"), (viewer, "an.01")]:
+        hidden = gql.post(f'{{ user(username: "{username}") {{ username email }} }}', token=token)
+        error = hidden.json()["errors"][0]
+        assert codes(hidden) == ["user.not_found"] and hidden.json()["data"] == {"user": None}, username
+        assert error["message"] == nobody["message"].replace("nobody.here", username)
 
 
 def test_an_anonymous_caller_reads_and_changes_nothing(gql: GraphQL, kernel: Kernel, tree: Tree) -> None:

@@ -37,7 +37,7 @@ from nentang.kernel.graphql.pagination import Connection, connection, decode_cur
 from nentang.kernel.identity import bootstrap
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.user_info import UserInfo
-from nentang.sdk.errors import ValidationFailed
+from nentang.sdk.errors import NotFound, ValidationFailed
 
 
 @strawberry.enum(name="UserStatus", description="Whether a user may sign in.")
@@ -100,7 +100,9 @@ class UserQueries:
         def read() -> UserInfo:
             ctx.signed_in()
             found = ctx.kernel.users.get(username)
-            ctx.require(USERS_READ, found.home_tenant_id)
+            if not ctx.check(USERS_READ, found.home_tenant_id):
+                # exactly the answer for a name nobody holds: no probing which usernames exist elsewhere
+                raise NotFound(f"no user named {username!r}", code="user.not_found")
             return found
 
         return User.of(await ctx.run_sync(read))
