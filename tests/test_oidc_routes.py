@@ -8,6 +8,7 @@ Also here: the settings read from ``NENTANG_OIDC_*``, and linking a user (servic
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import socket
 from collections.abc import Iterator
@@ -476,3 +477,28 @@ def test_the_link_oidc_command(kernel: Kernel, tree: Tree, database_url: str, is
 
     again = CliRunner().invoke(cli, args, env=env)
     assert again.exit_code == 1 and again.stderr.startswith("error [user.unchanged]: ")
+
+
+def test_starting_sign_ins_in_a_loop_is_refused_with_429_and_stores_nothing(
+    database_url: str, oidc_settings: OIDCSettings, tree: Tree
+) -> None:
+    limited = dataclasses.replace(oidc_settings, starts_per_minute=3)
+    kernel = create_kernel(identity_settings(database_url, oidc=limited))
+    kernel.start()
+    try:
+        with browser(kernel) as client:
+            for _ in range(3):
+                start(client)
+            assert pending_rows(kernel) == 3
+            response = client.get("/auth/oidc/start")
+            assert response.status_code == 429, response.text
+            assert code_of(response) == "auth.rate_limited"
+            assert 0 < int(response.headers["retry-after"]) <= 60
+            assert pending_rows(kernel) == 3  # the refused start stored nothing
+    finally:
+        kernel.close()
+
+
+def test_a_start_limit_below_one_is_refused(oidc_settings: OIDCSettings) -> None:
+    with pytest.raises(ValidationFailed, match="starts_per_minute must be at least 1"):
+        dataclasses.replace(oidc_settings, starts_per_minute=0)

@@ -57,5 +57,6 @@ def create_app(kernel: Kernel, *, close_kernel_on_shutdown: bool = False) -> Sta
         lifespan=lifespan,
     )
     app.state.kernel = kernel
+    app.state.oidc_start_limit = oidc_routes.start_limit(kernel)
     app.state.graphql = graphql
     return app

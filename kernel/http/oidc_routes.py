@@ -27,6 +27,7 @@ compared before the code is spent. Starting a sign-in changes nothing a forged l
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Final
 
@@ -37,8 +38,10 @@ from starlette.routing import Route
 
 from nentang.kernel.http.auth_routes import open_session, set_session_cookie
 from nentang.kernel.http.errors import error_body
+from nentang.kernel.http.rate_limit import RateLimit
 from nentang.kernel.http.state import kernel_of
 from nentang.kernel.identity.oidc_login import safe_return_to
+from nentang.kernel.runtime import Kernel
 from nentang.sdk.errors import NentangError, PermissionDenied
 
 #: The cookie that binds a sign-in in progress to the browser that started it.
@@ -54,6 +57,15 @@ async def start(request: Request) -> Response:
     oidc = kernel.oidc
     if oidc is None:
         return _not_configured()
+    client = request.client.host if request.client else "unknown"
+    limit: RateLimit = request.app.state.oidc_start_limit
+    wait = limit.wait_for(client)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        message = f"too many sign-ins started from this address; try again in {seconds} s"
+        return JSONResponse(
+            error_body("auth.rate_limited", message), status_code=429, headers={"Retry-After": str(seconds)}
+        )
     return_to = safe_return_to(request.query_params.get("return_to"))
     try:
         started = await run_in_threadpool(
@@ -72,6 +84,12 @@ async def start(request: Request) -> Response:
         secure=kernel.sessions.cookie_secure(scheme=request.url.scheme, host=request.url.hostname or ""),
     )
     return response
+
+
+def start_limit(kernel: Kernel) -> RateLimit | None:
+    """The limit on sign-ins started per client, for ``create_app`` to keep on the app (one per
+    app, nothing global); ``None`` without OIDC."""
+    return RateLimit(kernel.oidc.settings.starts_per_minute, 60.0) if kernel.oidc is not None else None
 
 
 async def callback(request: Request) -> Response:

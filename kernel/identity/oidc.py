@@ -96,6 +96,8 @@ class OIDCSettings:
     token_endpoint_auth_method: TokenEndpointAuthMethod | None = None
     #: Audiences besides ``client_id`` that an ID token may also name; any other extra audience is refused.
     trusted_audiences: tuple[str, ...] = ()
+    #: Sign-ins one client address may start per minute and worker (``/auth/oidc/start``; 429 beyond).
+    starts_per_minute: int = 20
 
     def __post_init__(self) -> None:
         problems = []
@@ -111,6 +113,8 @@ class OIDCSettings:
             problems.append(f"scopes {self.scopes!r} must include 'openid'")
         if self.leeway_seconds < 0 or self.http_timeout_seconds <= 0:
             problems.append("leeway_seconds must be >= 0 and http_timeout_seconds > 0")
+        if self.starts_per_minute < 1:
+            problems.append(f"starts_per_minute must be at least 1, not {self.starts_per_minute}")
         if problems:
             raise ValidationFailed("OIDC settings are invalid: " + "; ".join(problems), code="auth.oidc_bad_settings")
 
