@@ -62,6 +62,11 @@ def test_a_session_of_a_suspended_tenant_is_refused_until_reactivated(
         response = client.request(method, path)
         assert response.status_code == 403 and code_of(response) == "auth.tenant_suspended", (method, path)
     assert "'00001'" in client.get("/auth/me").json()["error"]["message"]
+    refusals = [e for e in audit_entries(kernel, tree.c1.id) if e[0] == "auth.tenant_suspended"]
+    assert len(refusals) == 1  # a security event, recorded once however often the browser retries
+    _, actor, target, detail = refusals[0]
+    assert actor == target == f"user:{kernel.users.get('officer').id}"
+    assert detail == {"suspended": "00001", "method": "GET", "path": "/auth/me"}
     kernel.tenants.reactivate(suspended, actor=OPERATOR)
     assert client.get("/auth/me").json()["user"]["username"] == "officer"
 
@@ -86,9 +91,12 @@ def test_a_token_of_a_suspended_tenant_is_refused(
     token = kernel.tokens.create(admin.actor, tenant_code="00001", name="lgsp", roles=["viewer"], expires_in_days=30)
     bearer = {"authorization": f"Bearer {token.plaintext}"}
     kernel.tenants.suspend(suspended, actor=OPERATOR)
-    response = client.get("/auth/me", headers=bearer)
-    assert response.status_code == 403 and code_of(response) == "auth.tenant_suspended"
+    for _ in range(3):
+        response = client.get("/auth/me", headers=bearer)
+        assert response.status_code == 403 and code_of(response) == "auth.tenant_suspended"
     assert "www-authenticate" not in response.headers  # the credential is fine; its tenant is not serving
+    refusals = [e for e in audit_entries(kernel, token.token.tenant_id) if e[0] == "auth.tenant_suspended"]
+    assert [(actor, detail["suspended"]) for _, actor, _, detail in refusals] == [(token.token.principal, "00001")]
     kernel.tenants.reactivate(suspended, actor=OPERATOR)
     assert client.get("/auth/me", headers=bearer).json()["method"] == "token"
 

@@ -18,7 +18,9 @@ valid. Deciding *what* the caller may do is not done here: routes ask the author
   whose user's home tenant (or an ancestor of it) is suspended, a token whose tenant (or an ancestor)
   is. The answer comes from the worker's :class:`~nentang.kernel.tenancy.serving.ServingTenants`,
   re-read after any change to the tree: a suspension refuses the next request on the worker that
-  made it, and on the others within the propagation delay (well under a second).
+  made it, and on the others within the propagation delay (well under a second). Each such refusal
+  is a security event, audited in the credential's tenant (at most once a minute per principal and
+  worker, ``identity/refusals.py``).
 
 The hot path of an integrator — a token verified here lately, its tenant known to serve — is
 answered on the event loop from memory (:meth:`TokenService.authenticate_known`); anything else
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
+from functools import partial
 from typing import Final
 from urllib.parse import parse_qs
 
@@ -41,7 +44,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nentang.kernel.http.errors import error_body
 from nentang.kernel.http.state import CALLER_KEY
+from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.caller import Caller
+from nentang.kernel.identity.refusals import SuspendedRefusals
 from nentang.kernel.identity.sessions import ActiveSession
 from nentang.kernel.identity.tokens import TokenInfo
 from nentang.kernel.runtime import Kernel
@@ -62,6 +67,8 @@ class AuthenticationMiddleware:
         self.kernel = kernel
         self.cookie_name = kernel.settings.identity.session_cookie_name
         self.csrf_exempt_paths = frozenset(csrf_exempt_paths)
+        #: Valid credentials refused for a suspended tenant are security events: audited (deduplicated).
+        self.refusals = SuspendedRefusals(kernel.db, kernel.audit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,12 +77,12 @@ class AuthenticationMiddleware:
         headers = Headers(scope=scope)
         authorization = headers.get("authorization")
         if authorization is not None:
-            caller = await self._bearer(authorization)
+            caller = await self._bearer(scope, authorization)
             if isinstance(caller, JSONResponse):
                 await caller(scope, receive, send)
                 return
         else:
-            caller = await self._cookie(headers)
+            caller = await self._cookie(scope, headers)
             if isinstance(caller, JSONResponse):
                 await caller(scope, receive, send)
                 return
@@ -94,7 +101,7 @@ class AuthenticationMiddleware:
             structlog.contextvars.bind_contextvars(principal=caller.principal)
         await self.app(scope, receive, send)
 
-    async def _bearer(self, authorization: str) -> Caller | JSONResponse:
+    async def _bearer(self, scope: Scope, authorization: str) -> Caller | JSONResponse:
         scheme, _, credentials = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             return _unauthorized(
@@ -111,10 +118,11 @@ class AuthenticationMiddleware:
             except PermissionDenied as exc:
                 return _unauthorized(exc.code, exc.message, "invalid_token")
         if stopped is not None:
+            await self._audit_refusal(scope, token.actor, token.tenant_id, stopped)
             return _suspended(f"the API token's tenant {stopped!r} is suspended (or under a suspended tenant)")
         return Caller.of_token(token)
 
-    async def _cookie(self, headers: Headers) -> Caller | JSONResponse:
+    async def _cookie(self, scope: Scope, headers: Headers) -> Caller | JSONResponse:
         raw = headers.get("cookie")
         value = cookie_parser(raw).get(self.cookie_name) if raw else None
         if not value:
@@ -123,11 +131,23 @@ class AuthenticationMiddleware:
         if active is None:
             return Caller.anonymous()
         if stopped is not None:
+            await self._audit_refusal(scope, active.user.actor, active.user.home_tenant_id, stopped)
             return _suspended(
                 f"the home tenant {stopped!r} of {active.user.username!r} is suspended (or under a suspended "
                 "tenant); the account is paused until it is reactivated"
             )
         return Caller.of_session(active)
+
+    async def _audit_refusal(self, scope: Scope, actor: Actor, tenant_id: int, suspended: str) -> None:
+        record = partial(
+            self.refusals.record,
+            actor=actor,
+            tenant_id=tenant_id,
+            suspended=suspended,
+            method=scope["method"],
+            path=scope["path"],
+        )
+        await run_in_threadpool(record)
 
     def _token(self, plaintext: str) -> tuple[TokenInfo, str | None]:
         token = self.kernel.tokens.authenticate(plaintext)
