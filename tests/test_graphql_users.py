@@ -265,8 +265,8 @@ def test_set_a_password_given_or_generated_and_refusals(gql: GraphQL, kernel: Ke
     ]
     assert len(entries) == 2 and all(actor.startswith("token:") for _, actor, _, _ in entries)
     for variables, code in [
-        ({"u": "giang.00003", "p": given, "g": False}, "permission.denied"),  # tenant isolation
-        ({"u": "em.02", "p": None, "g": False}, "permission.denied"),  # permission before validation
+        ({"u": "giang.00003", "p": given, "g": False}, "user.not_found"),  # isolation: not even seen
+        ({"u": "em.02", "p": None, "g": False}, "user.not_found"),  # permission before validation
         ({"u": "nobody", "p": given, "g": False}, "user.not_found"),
         ({"u": "dung.00002", "p": "short", "g": False}, "user.password_policy"),
         ({"u": "dung.00002", "p": None, "g": False}, "user.password_choice"),
@@ -306,19 +306,27 @@ def test_a_province_administrator_cannot_change_a_user_of_another_province(
 ) -> None:
     auditor = token_for(kernel, "01", "auditor")
     before = actions(kernel, tree.p2.id), actions(kernel, tree.c3.id), actions(kernel, tree.p1.id)
-    for token, field, mutation in [
-        (province, "disableUser", 'disableUser(username: "giang.00003") { status }'),
-        (province, "disableUser", 'disableUser(username: "em.02") { status }'),
-        (province, "linkOidcAccount", f'linkOidcAccount(username: "em.02", issuer: "{ISSUER}", subject: "1") {{ id }}'),
+    # Users one may not even read are answered like names nobody holds (no probing across provinces);
+    # a user one reads but may not manage is a plain refusal.
+    for token, field, mutation, code in [
+        (province, "disableUser", 'disableUser(username: "giang.00003") { status }', "user.not_found"),
+        (province, "disableUser", 'disableUser(username: "em.02") { status }', "user.not_found"),
+        (
+            province,
+            "linkOidcAccount",
+            f'linkOidcAccount(username: "em.02", issuer: "{ISSUER}", subject: "1") {{ id }}',
+            "user.not_found",
+        ),
         (
             province,
             "setUserPassword",
             'setUserPassword(username: "em.02", generatePassword: true) { generatedPassword }',
+            "user.not_found",
         ),
-        (auditor, "disableUser", 'disableUser(username: "an.01") { status }'),  # reads, does not manage
+        (auditor, "disableUser", 'disableUser(username: "an.01") { status }', "permission.denied"),
     ]:
         denied = gql.post(f"mutation {{ {mutation} }}", token=token)
-        assert codes(denied) == ["permission.denied"] and denied.json()["data"] == {field: None}, mutation
+        assert codes(denied) == [code] and denied.json()["data"] == {field: None}, mutation
     assert (actions(kernel, tree.p2.id), actions(kernel, tree.c3.id), actions(kernel, tree.p1.id)) == before
     for username in ("giang.00003", "em.02", "an.01"):
         user = kernel.users.get(username)

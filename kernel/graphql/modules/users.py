@@ -102,7 +102,7 @@ class UserQueries:
             found = ctx.kernel.users.get(username)
             if not ctx.check(USERS_READ, found.home_tenant_id):
                 # exactly the answer for a name nobody holds: no probing which usernames exist elsewhere
-                raise NotFound(f"no user named {username!r}", code="user.not_found")
+                raise _unknown(username)
             return found
 
         return User.of(await ctx.run_sync(read))
@@ -238,10 +238,17 @@ async def _manage(ctx: GraphQLContext, username: str, change: Callable[[Actor], 
     def run() -> UserInfo:
         actor = ctx.signed_in()
         target = ctx.kernel.users.get(username)
+        if not ctx.check(USERS_READ, target.home_tenant_id) and not ctx.check(USERS_MANAGE, target.home_tenant_id):
+            raise _unknown(username)  # a user one may not even see is answered like a name nobody holds
         ctx.require(USERS_MANAGE, target.home_tenant_id)
         return change(actor)
 
     return User.of(await ctx.run_sync(run))
+
+
+def _unknown(username: str) -> NotFound:
+    """The very error the user service gives for a name nobody holds."""
+    return NotFound(f"no user named {username!r}", code="user.not_found")
 
 
 def _password(given: str | None, generate: bool) -> tuple[str | None, str | None]:
