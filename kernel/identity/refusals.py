@@ -9,18 +9,16 @@ per ``interval`` per worker (the same rule as refused API tokens).
 
 from __future__ import annotations
 
-import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Final, final
 
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.data.database import Database
 from nentang.kernel.identity.actor import Actor
+from nentang.kernel.identity.audit_throttle import AuditThrottle
 from nentang.kernel.identity.timeutil import now
 
 ACTION: Final = "auth.tenant_suspended"
-#: Principals remembered per worker; beyond this all are forgotten (more entries, never fewer).
-_MAX_REMEMBERED: Final = 10_000
 
 
 @final
@@ -28,21 +26,14 @@ class SuspendedRefusals:
     def __init__(self, db: Database, audit: AuditLog, interval: timedelta = timedelta(minutes=1)) -> None:
         self._db = db
         self._audit = audit
-        self._interval = interval
-        self._last: dict[str, datetime] = {}
-        self._lock = threading.Lock()
+        self._throttle = AuditThrottle(interval)
 
     def record(self, *, actor: Actor, tenant_id: int, suspended: str, method: str, path: str) -> bool:
         """Audit the refusal unless this principal's was audited within the interval (blocking:
         call from a worker thread). Returns whether an entry was written."""
-        moment, principal = now(), str(actor)
-        with self._lock:
-            last = self._last.get(principal)
-            if last is not None and moment - last < self._interval:
-                return False
-            if len(self._last) >= _MAX_REMEMBERED:
-                self._last.clear()
-            self._last[principal] = moment
+        principal = str(actor)
+        if not self._throttle.due(principal, now()):
+            return False
         detail = {"suspended": suspended, "method": method, "path": path}
         with self._db.platform() as session, session.begin():
             self._audit.append(

@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, final
@@ -39,6 +38,7 @@ from nentang.kernel.authz.models import Grant, Role
 from nentang.kernel.authz.permissions import TOKENS_MANAGE
 from nentang.kernel.data.database import Database
 from nentang.kernel.identity.actor import Actor
+from nentang.kernel.identity.audit_throttle import AuditThrottle
 from nentang.kernel.identity.config import IdentitySettings
 from nentang.kernel.identity.models import ApiToken
 from nentang.kernel.identity.timeutil import aware, now
@@ -121,7 +121,7 @@ def token_hash(plaintext: str) -> str:
 
 @final
 class TokenService:
-    __slots__ = ("_audit", "_authz", "_db", "_lock", "_refusals_audited", "_verified", "settings")
+    __slots__ = ("_audit", "_authz", "_db", "_refusals", "_verified", "settings")
 
     def __init__(
         self, db: Database, audit: AuditLog, authz: Authorizer, settings: IdentitySettings, watcher: ChangeWatcher
@@ -130,8 +130,7 @@ class TokenService:
         self._audit = audit
         self._authz = authz
         self.settings = settings
-        self._refusals_audited: dict[int, datetime] = {}
-        self._lock = threading.Lock()
+        self._refusals = AuditThrottle(settings.touch_interval)
         self._verified = VerifiedTokens(settings.touch_interval)
         watcher.subscribe(topics.IDENTITY, self._verified.forget)
 
@@ -319,12 +318,7 @@ class TokenService:
 
     def _refuse(self, session: Session, row: ApiToken, moment: datetime, code: str, message: str) -> PermissionDenied:
         token_id = row.id or 0
-        with self._lock:
-            last = self._refusals_audited.get(token_id)
-            due = last is None or moment - last >= self.settings.touch_interval
-            if due:
-                self._refusals_audited[token_id] = moment
-        if due:
+        if self._refusals.due(token_id, moment):
             self._audit.append(
                 session,
                 tenant_id=row.tenant_id,
