@@ -63,6 +63,14 @@ class Database:
     def dialect(self) -> str:
         return self.app_engine.dialect.name
 
+    @property
+    def reads_in_process(self) -> bool:
+        """Whether a :func:`~nentang.kernel.data.sqlite_begin.reading_only` session's work is
+        in-process work that never waits: the embedded SQLite database, in WAL mode, where a
+        deferred transaction reads its snapshot without waiting for writers. Such work can run on
+        the event loop; handing it to a worker thread costs more than the read itself."""
+        return self.dialect == "sqlite"
+
     def tenant(self, tenant_id: int) -> Session:
         """A session that reads and writes the rows of one tenant only."""
         return self._open(DataScope.tenant(tenant_id))

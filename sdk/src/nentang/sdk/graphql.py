@@ -133,10 +133,15 @@ class GraphQLRequest(Protocol):
         caller then gets a GraphQL error with code ``permission.denied``."""
 
     def run(self, work: Callable[[TenantContext], T]) -> Awaitable[T]:
-        """Run ``work`` in a worker thread with a :class:`TenantContext` whose ``session`` is bound
+        """Run ``work`` with a :class:`TenantContext` whose ``session`` is bound
         to the tenant, inside a transaction of its own: committed when ``work`` returns, rolled
         back when it raises (the error reaches the caller; nothing it wrote remains). Await it
-        from an ``async`` resolver; use one ``run`` per mutation so that it is all-or-nothing."""
+        from an ``async`` resolver; use one ``run`` per mutation so that it is all-or-nothing.
+
+        ``work`` runs in a worker thread, except in a query on the embedded SQLite database, where
+        it runs on the event loop itself (a snapshot read is cheaper there than the hop to a
+        thread). So keep ``work`` to database work: a slow call to another system inside it would
+        hold up every request of the worker."""
 
 
 def graphql_request(info: Any) -> GraphQLRequest:
