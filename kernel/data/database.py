@@ -9,6 +9,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from nentang.kernel.data.engines import create_app_engine, create_owner_engine
+from nentang.kernel.data.inline_reads import InlineReads
 from nentang.kernel.data.scope import DataScope, bind_scope, install_scope_guards
 from nentang.kernel.data.sqlite_begin import session_engine
 from nentang.kernel.settings import Settings
@@ -29,7 +30,7 @@ class Database:
     session has a scope and the guards in ``scope.py`` apply to it.
     """
 
-    __slots__ = ("_commit_listeners", "_sessions", "app_engine", "owner_engine", "settings")
+    __slots__ = ("_commit_listeners", "_inline_reads", "_sessions", "app_engine", "owner_engine", "settings")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -44,6 +45,7 @@ class Database:
         self._commit_listeners: list[Callable[[list[Any]], None]] = []
         event.listen(self._sessions, "after_commit", self._deliver_committed_changes)
         event.listen(self._sessions, "after_rollback", lambda session: session.info.pop(CHANGES_KEY, None))
+        self._inline_reads = InlineReads(self.app_engine, self._sessions) if settings.is_sqlite else None
 
     def on_commit(self, listener: Callable[[list[Any]], None]) -> None:
         """Call ``listener`` with what :func:`record_change` noted, once that transaction committed.
@@ -69,7 +71,14 @@ class Database:
         in-process work that never waits: the embedded SQLite database, in WAL mode, where a
         deferred transaction reads its snapshot without waiting for writers. Such work can run on
         the event loop; handing it to a worker thread costs more than the read itself."""
-        return self.dialect == "sqlite"
+        return self._inline_reads is not None
+
+    def inline_read(self, tenant_id: int) -> Session:
+        """A reading-only :meth:`tenant` session for work that runs to completion on this thread
+        without yielding (see ``inline_reads.py``); only where :attr:`reads_in_process`."""
+        if self._inline_reads is None:
+            raise RuntimeError("inline reads are for the embedded database; use tenant() in a worker thread")
+        return self._inline_reads.tenant(tenant_id)
 
     def tenant(self, tenant_id: int) -> Session:
         """A session that reads and writes the rows of one tenant only."""
@@ -89,6 +98,8 @@ class Database:
         return session
 
     def dispose(self) -> None:
+        if self._inline_reads is not None:
+            self._inline_reads.close()
         self.app_engine.dispose()
         if self.owner_engine is not self.app_engine:
             self.owner_engine.dispose()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
@@ -206,19 +207,20 @@ class PluginRequest:
         self._ctx.require(permission)
 
     async def run(self, work: Callable[[TenantContext], R]) -> R:
-        if self._ctx.reading and self._ctx.kernel.db.reads_in_process:
+        db = self._ctx.kernel.db
+        if self._ctx.reading and db.reads_in_process:
             # A query on the embedded database: a snapshot read that waits for no writer, cheaper
             # run here than handed to a worker thread (the hop alone costs more than the read).
             # Writes, and every read over the network (PostgreSQL), go to the thread pool.
-            return self._run(work)
-        return await run_in_threadpool(self._run, work)
-
-    def _run(self, work: Callable[[TenantContext], R]) -> R:
-        kernel, tenant = self._ctx.kernel, self.tenant
-        settings = self.settings
-        session = kernel.db.tenant(tenant.id)
+            return self._run(work, db.inline_read(self.tenant.id))
+        session = db.tenant(self.tenant.id)
         if self._ctx.reading:
             reading_only(session)
+        return await run_in_threadpool(self._run, work, session)
+
+    def _run(self, work: Callable[[TenantContext], R], session: Session) -> R:
+        kernel, tenant = self._ctx.kernel, self.tenant
+        settings = self.settings
         with session, session.begin():
             context = KernelTenantContext(
                 tenant=tenant,
