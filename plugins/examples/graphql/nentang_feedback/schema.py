@@ -32,7 +32,7 @@ class FeedbackPage:
     has_more: bool
 
 
-def _item(row: FeedbackRecord) -> FeedbackItem:
+def _item(row: FeedbackRecord | api.FeedbackRow) -> FeedbackItem:
     return FeedbackItem(number=row.number, text=row.text, submitted_at=row.submitted_at)
 
 
