@@ -15,6 +15,7 @@ from typing import Any, final
 import strawberry
 from graphql import GraphQLSchema
 
+from nentang.kernel.graphql.completion import fast_completion
 from nentang.kernel.graphql.config import GraphQLSettings
 from nentang.kernel.graphql.documents import DocumentCache
 
@@ -59,7 +60,8 @@ class ServedSchema:
         self._root_owners = dict(root_owners)
         self._type_owners = dict(type_owners)
         self.documents = DocumentCache(self.schema, settings, hide_suggestions=hide_suggestions)
-        self.executor_class: Any = schema.execution_context_class
+        #: strawberry's execution context, completing plain sub-selections by plan (``completion.py``).
+        self.executor_class: Any = fast_completion(schema.execution_context_class)
         self.built_at = time.monotonic()
 
     @property
