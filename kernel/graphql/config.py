@@ -47,8 +47,9 @@ class GraphQLSettings:
     documents_per_schema: int = 500
     #: Distinct enabled-plugin sets whose schema a worker keeps (an LRU).
     schemas: int = 64
-    #: Seconds a worker reuses a tenant it resolved (code, status); suspensions made on another
-    #: worker or by the CLI take at most this long to refuse requests. ``0`` disables the cache.
+    #: Seconds a worker reuses a tenant named by ``X-Tenant`` (code, status); suspensions made on
+    #: another worker or by the CLI take at most this long to refuse such requests. ``0`` disables
+    #: it. (A token's tenant is the worker's serving cache's, forgotten on every tree change heard.)
     tenant_cache_seconds: float = 1.0
     #: Seconds before a schema built without a failing plugin is built again, to retry it.
     retry_failed_plugins_after: float = 60.0

@@ -9,8 +9,10 @@
 - An anonymous caller names the tenant the same way and gets its public fields only.
 - A suspended tenant, or one under a suspended tenant, is refused (403 ``tenant.unavailable``).
 
-Resolved tenants are kept for ``graphql.tenant_cache_seconds`` (one second by default) and
-forgotten at once when this worker changes the tree or hears that another one did.
+A token's tenant is answered by the worker's :class:`~nentang.kernel.tenancy.serving.ServingTenants`
+(the same entry the authentication middleware just read). Tenants named by ``X-Tenant`` are kept
+by code for ``graphql.tenant_cache_seconds`` (one second by default); both are forgotten at once
+when this worker changes the tree or hears that another one did.
 """
 
 from __future__ import annotations
@@ -34,13 +36,11 @@ class TenantResolver:
         self._kernel = kernel
         self._ttl = ttl
         self._by_code: dict[str, _Entry] = {}
-        self._by_id: dict[int, _Entry] = {}
         self._lock = threading.Lock()
 
     def forget(self, _key: object = None) -> None:
         with self._lock:
             self._by_code.clear()
-            self._by_id.clear()
 
     def cached(self, caller: Caller, header: str | None) -> TenantInfo | None:
         """:meth:`resolve` without blocking, for a token or an anonymous caller whose tenant was
@@ -48,12 +48,13 @@ class TenantResolver:
         if caller.user is not None or self._ttl <= 0:
             return None
         if caller.token is not None:
-            entry = self._by_id.get(caller.token.tenant_id)
+            if self._kernel.serving.known(caller.token.tenant_id) is None:
+                return None
         else:
             entry = self._by_code.get(header.strip()) if header else None
-        if entry is None or entry[0] <= time.monotonic():
-            return None
-        return self.resolve(caller, header)  # answered from the entry: no database read
+            if entry is None or entry[0] <= time.monotonic():
+                return None
+        return self.resolve(caller, header)  # answered from memory: no database read
 
     def resolve(self, caller: Caller, header: str | None) -> TenantInfo:
         """The request's tenant (runs in a worker thread), or a ``RequestError`` saying why not."""
@@ -101,18 +102,18 @@ class TenantResolver:
         return any(granted_at in path for granted_at, _role in authz.grants.get(caller.principal))
 
     def _lookup(self, *, code: str | None = None, tenant_id: int | None = None) -> tuple[TenantInfo, bool]:
+        if code is None:
+            return self._kernel.serving.get(tenant_id or 0)
         now = time.monotonic()
-        entry = self._by_code.get(code) if code is not None else self._by_id.get(tenant_id or 0)
+        entry = self._by_code.get(code)
         if entry is not None and entry[0] > now:
             return entry[1], entry[2]
         tenants = self._kernel.tenants
-        tenant = tenants.get(code) if code is not None else tenants.get_by_id(tenant_id or 0)
+        tenant = tenants.get(code)
         serving = tenants.is_serving(tenant)
         if self._ttl > 0:
-            fresh: _Entry = (now + self._ttl, tenant, serving)
             with self._lock:
                 if len(self._by_code) > 10_000:
                     self._by_code.clear()
-                    self._by_id.clear()
-                self._by_code[tenant.code] = self._by_id[tenant.id] = fresh
+                self._by_code[tenant.code] = (now + self._ttl, tenant, serving)
         return tenant, serving
