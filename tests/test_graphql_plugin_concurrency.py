@@ -29,8 +29,40 @@ from tests.plugin_factory import PluginFactory
 from tests.plugin_fixtures import KernelFactory
 
 LISTING = "{ notes_list(first: 10) { items { id body } } }"
+#: A plugin whose *query* writes (an access log of who viewed the notes): on SQLite such a write
+#: may meet another connection's write lock.
+READLOG_CODE = """
+import uuid
+
+import strawberry
+from sqlalchemy import func, select
+
+from nentang.sdk import GraphQLContribution, graphql_request, hookimpl
+from tests.fixtures.notes_plugin.models import Note
+
+
+@strawberry.type
+class ReadlogQuery:
+    @strawberry.field
+    async def readlog_view(self, info: strawberry.Info) -> int:
+        def view(ctx):
+            # Writes before it reads: on SQLite the write takes the lock while holding no snapshot,
+            # the case where SQLite would wait (its busy timeout) rather than refuse at once.
+            ctx.session.add(Note(id=10_000 + uuid.uuid4().int % 10**6, body="viewed by " + ctx.actor))
+            ctx.session.flush()
+            return ctx.session.scalar(select(func.count()).select_from(Note)) - 1
+
+        return await graphql_request(info).run(view)
+
+
+@hookimpl
+def nentang_graphql_contribute():
+    return GraphQLContribution(queries=(ReadlogQuery,))
+"""
 #: how long the mutation is given to reach the write lock before the query is sent
 SETTLE_S = 0.3
+#: far below SQLite's busy timeout (30 s, ``kernel/data/engines.py``): what waiting on the loop would take
+STALL_S = 10.0
 
 
 @pytest.fixture
@@ -41,10 +73,12 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 def plugged(plugin_factory: PluginFactory, make_kernel: KernelFactory, tree: Tree) -> Kernel:
     plugin_factory.make("notes", NOTES_CODE, **NOTES_PERMISSIONS)
+    plugin_factory.make("readlog", READLOG_CODE)
     kernel = make_kernel()
-    kernel.plugins.activation.enable(
-        actor=Actor.command_line(), plugin="notes", tenant_code=tree.c1.code, checked=False
-    )
+    for plugin in ("notes", "readlog"):
+        kernel.plugins.activation.enable(
+            actor=Actor.command_line(), plugin=plugin, tenant_code=tree.c1.code, checked=False
+        )
     return kernel
 
 
@@ -115,3 +149,24 @@ def test_a_mutation_waiting_for_the_write_lock_holds_up_no_query(gql: GraphQL, p
     added = answers["added"]
     assert added.status_code == 200 and "errors" not in added.json(), added.text
     assert {n["body"] for n in gql.data(LISTING)["notes_list"]["items"]} == {"bản nháp", "chờ khóa"}
+
+
+def test_a_query_that_writes_while_the_write_lock_is_held_waits_off_the_event_loop(
+    gql: GraphQL, plugged: Kernel, tree: Tree
+) -> None:
+    assert gql.data("{ readlog_view }") == {"readlog_view": 0}  # the token's use is recorded before
+    answers: dict[str, Any] = {}
+    viewer = threading.Thread(target=lambda: answers.update(viewed=gql.post("{ readlog_view }")), daemon=True)
+    with Writer(plugged, tree.c1.id):
+        viewer.start()
+        time.sleep(SETTLE_S)  # the view now waits for the lock, in a worker thread (on SQLite)
+        # Had the view waited for the lock on the event loop, this query would be answered only
+        # once SQLite's busy timeout (30 s) gave up on the view: a liveness bound, not a speed one.
+        asked = time.monotonic()
+        answers["query"] = gql.data(LISTING)["notes_list"]["items"]
+        assert time.monotonic() - asked < STALL_S
+    viewer.join(30)
+    viewed = answers["viewed"]
+    assert viewed.status_code == 200 and "errors" not in viewed.json(), viewed.text
+    bodies = [n["body"] for n in gql.data(LISTING)["notes_list"]["items"]]
+    assert bodies.count("bản nháp") == 1 and sum(b.startswith("viewed by token:") for b in bodies) == 2

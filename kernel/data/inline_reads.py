@@ -9,18 +9,35 @@ Inline work never yields: it starts, reads and ends before the loop runs anythin
 thread needs only one connection, kept open and lent to one session at a time. Each session
 still begins and ends its own transaction on it (a fresh snapshot per read; nothing held between
 requests), and keeps every guard of the session factory (tenant scope, deferred ``BEGIN``).
+
+A query's work may still write (an access log, say). Waiting for the write lock on the event
+loop would stall every request of the worker, so a kept connection never waits (busy timeout
+0): the write fails at once with "database is locked", :func:`is_busy` recognises it, and the
+caller runs the work again in a worker thread, where waiting is harmless. Nothing of the first
+attempt remains: its transaction was rolled back.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from typing import final
+from typing import Final, final
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nentang.kernel.data.scope import DataScope, bind_scope
 from nentang.kernel.data.sqlite_begin import SESSION_BEGINS, reading_only
+
+#: SQLite's primary result code for "another connection holds the lock" (extended codes add high bits).
+_SQLITE_BUSY: Final = 5
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite refusing at once because another connection holds the lock."""
+    original = error.orig if isinstance(error, OperationalError) else error
+    return isinstance(original, sqlite3.OperationalError) and (original.sqlite_errorcode & 0xFF) == _SQLITE_BUSY
 
 
 @final
@@ -54,6 +71,8 @@ class InlineReads:
                 connection.rollback()
             return connection
         connection = self._engine.connect().execution_options(**{SESSION_BEGINS: True})
+        connection.exec_driver_sql("PRAGMA busy_timeout = 0")  # never wait on the loop: see is_busy
+        connection.commit()
         self._local.connection = connection
         with self._lock:
             self._kept = [c for c in self._kept if not c.closed]
@@ -64,4 +83,6 @@ class InlineReads:
         with self._lock:
             kept, self._kept = self._kept, []
         for connection in kept:
+            # Not back to the pool: it would hand out a connection that never waits for a lock.
+            connection.invalidate()
             connection.close()

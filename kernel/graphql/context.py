@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
+from nentang.kernel.data.inline_reads import is_busy
 from nentang.kernel.data.sqlite_begin import reading_only
 from nentang.kernel.graphql.pagination import check_first
 from nentang.kernel.identity.actor import Actor
@@ -211,8 +213,16 @@ class PluginRequest:
         if self._ctx.reading and db.reads_in_process:
             # A query on the embedded database: a snapshot read that waits for no writer, cheaper
             # run here than handed to a worker thread (the hop alone costs more than the read).
-            # Writes, and every read over the network (PostgreSQL), go to the thread pool.
-            return self._run(work, db.inline_read(self.tenant.id))
+            # Writes, and every read over the network (PostgreSQL), go to the thread pool; so does
+            # a query's work that tried to write while another connection held the write lock.
+            try:
+                return self._run(work, db.inline_read(self.tenant.id))
+            except OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+            # It writes: again from the start, as a writer (IMMEDIATE: it queues for the lock
+            # before reading, so its snapshot cannot go stale), in a thread where waiting is harmless.
+            return await run_in_threadpool(self._run, work, db.tenant(self.tenant.id))
         session = db.tenant(self.tenant.id)
         if self._ctx.reading:
             reading_only(session)
