@@ -140,8 +140,10 @@ class GraphQLRequest(Protocol):
 
         ``work`` runs in a worker thread, except in a query on the embedded SQLite database, where
         it runs on the event loop itself (a snapshot read is cheaper there than the hop to a
-        thread). So keep ``work`` to database work: a slow call to another system inside it would
-        hold up every request of the worker."""
+        thread); if such work writes while another connection holds the database's write lock,
+        it is rolled back and run once more, from the start, in a worker thread. So keep ``work``
+        to database work: a slow call to another system inside it would hold up every request of
+        the worker, and one with effects outside the database could happen twice."""
 
 
 def graphql_request(info: Any) -> GraphQLRequest:
