@@ -23,6 +23,7 @@ from nentang.kernel.plugins.context import tenant_ref
 from nentang.kernel.plugins.settings import MASK
 from nentang.kernel.runtime import Kernel
 from tests.conftest import Tree
+from tests.identity_fixtures import audit_entries
 from tests.plugin_factory import PluginFactory
 from tests.plugin_fixtures import RECORDING_CODE, SETTINGS_SCHEMA, KernelFactory, calls
 
@@ -367,6 +368,25 @@ def test_rescan_reports_and_reaches_a_running_worker(
     assert "boom at import" in worker.plugins.host.quarantined["broken"].reason
     worker.plugins.activation.enable(actor=Actor.command_line(), plugin="late", tenant_code="00001", checked=False)
     assert worker.plugins.dispatcher.enabled(tree.c1.id) == {"late"}
+
+
+def test_rescan_is_audited_on_the_central_tenant_as_the_admin_mutation_is(
+    cli: Cli, plugin_factory: PluginFactory, kernel: Kernel, tree: Tree
+) -> None:
+    plugin_factory.make("late", RECORDING_CODE)
+    plugin_factory.make("broken", "raise RuntimeError('boom at import')")
+    printed = [line.split()[:2] for line in ok(cli("rescan")).splitlines()]
+    registered = [name for status, name in printed if status == "registered"]  # the example plugins too
+    assert "late" in registered
+    found = {
+        t.code: [e[1:] for e in audit_entries(kernel, t.id) if e[0] == "plugin.rescan"]
+        for t in (tree.central, tree.p1, tree.p2, tree.c1, tree.c2, tree.c3)
+    }
+    assert found == {
+        "TW": [(str(Actor.command_line()), "plugins", {"registered": registered, "quarantined": ["broken"]})],
+        **{t.code: [] for t in (tree.p1, tree.p2, tree.c1, tree.c2, tree.c3)},
+    }
+    assert all(r.ok for r in verify_chains(kernel.db, kernel.tenants.codes_by_id()))
 
 
 # -- bad input ----------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ def test_a_rescan_requested_by_one_process_reaches_every_running_worker(
     admin = make_kernel()  # where the rescan is asked for: the CLI, or the worker serving the admin mutation
     plugin_factory.make("late", RECORDING_CODE)
 
-    report = admin.plugins.rescan()
+    report = admin.plugins.rescan(OPERATOR)
     assert report.registered == ("late",)
     assert wait_for(lambda: "late" in worker.plugins.host.plugins), "the other worker did not rescan"
     worker.plugins.activation.enable(actor=OPERATOR, plugin="late", tenant_code="00001", checked=False)

@@ -293,9 +293,9 @@ def settings(
 @app.command("rescan")
 @reports_errors
 def rescan() -> None:
-    """Find plugins installed since start-up and have every running worker register them."""
+    """Find plugins installed since start-up and have every running worker register them (audited)."""
     with open_kernel() as kernel:
-        report = _quiet_scan(kernel.plugins.rescan)
+        report = _quiet_scan(lambda: kernel.plugins.rescan(Actor.command_line()))
         host = kernel.plugins.host
         for name in report.registered:
             typer.echo(f"registered   {name} {host.plugins[name].version}")

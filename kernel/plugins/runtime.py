@@ -2,8 +2,10 @@
 
 Rescanning reaches every worker: :meth:`Plugins.rescan` scans in this process and bumps the
 :data:`RESCAN` topic, and every other worker's change watcher then scans in a background thread
-(the watcher's subscribers must stay cheap). Upgrades of a plugin already registered are never
-swapped in process; a rolling restart of the workers applies them (``docs/plugins-operations.md``).
+(the watcher's subscribers must stay cheap). It changes what every worker runs, so it is audited
+on the central tenant, whoever asks (the command line or the admin mutation). Upgrades of a plugin
+already registered are never swapped in process; a rolling restart of the workers applies them
+(``docs/plugins-operations.md``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import uuid
 from typing import Final, final
 
 import structlog
+from sqlalchemy import select
 
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.authz.service import Authorizer
 from nentang.kernel.data.database import Database
+from nentang.kernel.identity.actor import Actor
 from nentang.kernel.plugins.activation import ActivationService
 from nentang.kernel.plugins.dispatch import Dispatcher, activation_cache
 from nentang.kernel.plugins.host import PluginHost, ScanReport
@@ -26,6 +30,7 @@ from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
 from nentang.kernel.propagation.watcher import ChangeWatcher
 from nentang.kernel.settings import Settings
+from nentang.kernel.tenancy.models import Tenant
 from nentang.sdk.version import __version__ as sdk_version
 
 #: Installed plugins may have changed: every worker scans again. Key: the requesting process's token.
@@ -49,6 +54,7 @@ class Plugins:
         )
         self.activation = ActivationService(db=db, host=self.host, dispatcher=self.dispatcher, authz=authz, audit=audit)
         self._db = db
+        self._audit = audit
         #: Keys of the rescans this process asked for (it has scanned already; it ignores their echo).
         self._own_requests: set[str] = set()
         self._rescan_lock = threading.Lock()
@@ -64,24 +70,33 @@ class Plugins:
         """Register installed plugins not registered yet, in this process (start-up, tests)."""
         return self.host.scan()
 
-    def rescan(self) -> ScanReport:
+    def rescan(self, actor: Actor) -> ScanReport:
         """Scan here, then ask every other worker to scan too; returns this process's report.
 
-        What ``nentang plugin rescan`` and the admin mutation call. Other workers hear of it
-        through the change watcher (LISTEN/NOTIFY on PostgreSQL, the version poll on SQLite)
-        and scan within about a second. A plugin upgraded on disk is reported as unchanged:
-        it needs a rolling restart.
+        What ``nentang plugin rescan`` and the admin mutation call (after checking the caller), so
+        both leave the same ``plugin.rescan`` entry on the central tenant, committed with the
+        request to the other workers. Other workers hear of it through the change watcher
+        (LISTEN/NOTIFY on PostgreSQL, the version poll on SQLite) and scan within about a second.
+        A plugin upgraded on disk is reported as unchanged: it needs a rolling restart. With no
+        tenant yet (a platform being set up) there is no chain to write to, and no tenant for a
+        plugin to change anything at: the rescan is then not audited.
         """
         report = self.scan()
-        self.request_rescan()
-        return report
-
-    def request_rescan(self) -> None:
-        """Tell every running worker to scan for newly installed plugins (one committed version bump)."""
         key = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._own_requests.add(key)
         with self._db.platform() as session, session.begin():
             bump(session, RESCAN, key)
+            central = session.scalar(select(Tenant.id).where(Tenant.parent_id.is_(None)))
+            if central is not None:
+                self._audit.append(
+                    session,
+                    tenant_id=central,
+                    actor=actor,
+                    action="plugin.rescan",
+                    target="plugins",
+                    detail={"registered": list(report.registered), "quarantined": list(report.quarantined)},
+                )
+        return report
 
     def _on_rescan_requested(self, key: str | None) -> None:
         if key is not None and key in self._own_requests:

@@ -156,16 +156,7 @@ class PluginMutations:
         def rescan() -> PluginRescan:
             root = data.root(ctx)
             ctx.require_at(PLUGINS_MANAGE, root)
-            report = ctx.kernel.plugins.rescan()
-            with ctx.kernel.db.tenant(root.id) as session, session.begin():
-                ctx.kernel.audit.append(
-                    session,
-                    tenant_id=root.id,
-                    actor=ctx.caller.actor,
-                    action="plugin.rescan",
-                    target="plugins",
-                    detail={"registered": list(report.registered), "quarantined": list(report.quarantined)},
-                )
+            report = ctx.kernel.plugins.rescan(ctx.caller.actor)  # audited on the central tenant
             host = ctx.kernel.plugins.host
             return PluginRescan(
                 registered=[Plugin.of(p) for n in report.registered if (p := installed_plugin(host, n))],
