@@ -206,3 +206,12 @@ class PluginRescan:
         description="Already known (an upgrade on disk needs a rolling restart).",
         metadata=graphql_metadata(max_items=MAX_PLUGINS),
     )
+
+
+@strawberry.type(description="What releasing a plugin's quarantine at a tenant did.")
+class PluginRelease:
+    name: str = strawberry.field(description="The plugin's name.")
+    released: bool = strawberry.field(
+        description="True: its quarantine there was lifted. False: it was not quarantined there; nothing changed."
+    )
+    tenant: Tenant

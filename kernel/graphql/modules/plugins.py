@@ -4,9 +4,9 @@ Everything ``nentang plugin`` does, through the same services (``ActivationServi
 so the same rules hold: every change is one audited transaction, refused with a clear code and
 without a trace when a rule says no. Authorisation, checked before anything is read or changed:
 
-- ``pluginActivations``, ``enablePlugin``, ``disablePlugin``, ``updatePluginSettings`` and
-  ``setPluginPolicy`` need ``kernel.plugins.manage`` at the tenant named (a grant at an ancestor
-  counts), so a province manages its own communes and never another province's;
+- ``pluginActivations``, ``enablePlugin``, ``disablePlugin``, ``updatePluginSettings``,
+  ``setPluginPolicy`` and ``releasePlugin`` need ``kernel.plugins.manage`` at the tenant named (a
+  grant at an ancestor counts), so a province manages its own communes and never another province's;
 - ``plugins`` (what is installed, the same for every tenant) needs it at the request's tenant;
 - ``rescanPlugins`` changes what every worker runs, so it needs it at the central tenant.
 
@@ -28,12 +28,20 @@ from nentang.kernel.graphql.context import GraphQLContext
 from nentang.kernel.graphql.module import KernelModule
 from nentang.kernel.graphql.modules import plugin_data
 from nentang.kernel.graphql.modules import tenant_data as data
-from nentang.kernel.graphql.modules.plugin_types import Plugin, PluginActivation, PluginRescan, activation_at
+from nentang.kernel.graphql.modules.plugin_types import (
+    Plugin,
+    PluginActivation,
+    PluginRelease,
+    PluginRescan,
+    activation_at,
+)
+from nentang.kernel.graphql.modules.tenants import Tenant
 from nentang.kernel.graphql.pagination import Connection, connection, encode_cursor
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.plugins.activation import ActivationView
 from nentang.kernel.plugins.installed import InstalledPlugin, installed_plugin, installed_plugins
-from nentang.sdk.errors import ValidationFailed
+from nentang.kernel.tenancy.service import TenantInfo
+from nentang.sdk.errors import NotFound, ValidationFailed
 
 
 @strawberry.type
@@ -166,6 +174,35 @@ class PluginMutations:
 
         return await ctx.run_sync(rescan)
 
+    @strawberry.mutation(
+        description=(
+            "Lift a plugin's quarantine at a tenant (its hooks kept failing there, and the cause is fixed): "
+            "its hooks are called there again. `released` is false when it was not quarantined there."
+        )
+    )
+    async def release_plugin(
+        self, info: strawberry.Info[GraphQLContext, None], plugin: str, tenant: str
+    ) -> PluginRelease | None:
+        ctx = info.context
+
+        def release() -> PluginRelease:
+            found = _managed(ctx, tenant)
+            # audited (``plugin.release`` on the tenant) by the error budget, in the same transaction
+            released = ctx.kernel.plugins.budget.release(plugin, found.id, ctx.caller.actor)
+            # checked after: the quarantine of a plugin since uninstalled may still be lifted
+            if not released and installed_plugin(ctx.kernel.plugins.host, plugin) is None:
+                raise NotFound(f"plugin {plugin!r} is not installed", code="plugin.not_installed")
+            return PluginRelease(name=plugin, released=released, tenant=Tenant.of(found))
+
+        return await ctx.run_sync(release)
+
+
+def _managed(ctx: GraphQLContext, tenant_code: str) -> TenantInfo:
+    """The tenant named, once the caller is known to manage plugins there (or at an ancestor)."""
+    tenant = ctx.kernel.tenants.get(tenant_code)
+    ctx.require_at(PLUGINS_MANAGE, tenant)
+    return tenant
+
 
 async def _act(
     ctx: GraphQLContext, tenant_code: str, change: Callable[[Actor, str], ActivationView]
@@ -174,8 +211,7 @@ async def _act(
     inside its transaction), and show the plugin at the tenant as it now stands."""
 
     def run() -> PluginActivation:
-        tenant = ctx.kernel.tenants.get(tenant_code)
-        ctx.require_at(PLUGINS_MANAGE, tenant)
+        tenant = _managed(ctx, tenant_code)
         view = change(ctx.caller.actor, tenant.code)
         return activation_at(tenant, view, plugin_data.rules_on_path(ctx, tenant).get(view.plugin, []))
 
