@@ -24,7 +24,7 @@ import typer
 
 from nentang.kernel.cli.context import open_kernel, reports_errors
 from nentang.kernel.identity.actor import Actor
-from nentang.kernel.plugins.activation import ActivationView
+from nentang.kernel.plugins.activation_view import ActivationView
 from nentang.kernel.plugins.host import ScanReport
 from nentang.kernel.plugins.installed import approval_state, installed_plugins
 from nentang.kernel.runtime import Kernel

@@ -19,7 +19,7 @@ from nentang.kernel.graphql.modules import plugin_data
 from nentang.kernel.graphql.modules import tenant_data as data
 from nentang.kernel.graphql.modules.tenants import MAX_TREE_DEPTH, Tenant
 from nentang.kernel.identity.timeutil import aware
-from nentang.kernel.plugins.activation import ActivationView
+from nentang.kernel.plugins.activation_view import ActivationView
 from nentang.kernel.plugins.installed import ApprovalState, InstalledPlugin, approval_state, installed_plugin
 from nentang.kernel.tenancy.service import TenantInfo
 from nentang.sdk.graphql import graphql_metadata

@@ -38,7 +38,7 @@ from nentang.kernel.graphql.modules.plugin_types import (
 from nentang.kernel.graphql.modules.tenants import Tenant
 from nentang.kernel.graphql.pagination import Connection, connection, encode_cursor
 from nentang.kernel.identity.actor import Actor
-from nentang.kernel.plugins.activation import ActivationView
+from nentang.kernel.plugins.activation_view import ActivationView
 from nentang.kernel.plugins.installed import InstalledPlugin, installed_plugin, installed_plugins
 from nentang.kernel.tenancy.service import TenantInfo
 from nentang.sdk.errors import NotFound, ValidationFailed
