@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from nentang.kernel.identity.oidc import OIDCClient, OIDCSettings
+from nentang.kernel.identity.oidc import OIDCClient
+from nentang.kernel.identity.oidc_settings import OIDCSettings
 from nentang.sdk.errors import NentangError, PermissionDenied, ValidationFailed
 from tests.fixtures.oidc_issuers import KeyIssuer, authorize, mock_provider, register_client, sign
 

@@ -27,7 +27,7 @@ from nentang.kernel.cli.main import app as cli
 from nentang.kernel.http.app import create_app
 from nentang.kernel.identity.config import IdentitySettings
 from nentang.kernel.identity.models import OIDCPendingLogin, User
-from nentang.kernel.identity.oidc import OIDCSettings
+from nentang.kernel.identity.oidc_settings import OIDCSettings
 from nentang.kernel.identity.timeutil import aware
 from nentang.kernel.identity.user_info import UserInfo
 from nentang.kernel.runtime import Kernel, create_kernel

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final, final
 
-from nentang.kernel.identity.oidc import OIDCSettings
+from nentang.kernel.identity.oidc_settings import OIDCSettings
 from nentang.kernel.identity.passwords import HashParameters
 from nentang.sdk.errors import ValidationFailed
 

@@ -58,7 +58,9 @@ from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.data.database import Database
 from nentang.kernel.identity.login import LOGIN_ACTOR
 from nentang.kernel.identity.models import OIDCPendingLogin, User
-from nentang.kernel.identity.oidc import LoginRequest, OIDCClient, OIDCIdentity, OIDCSettings
+from nentang.kernel.identity.oidc import LoginRequest, OIDCClient
+from nentang.kernel.identity.oidc_id_token import OIDCIdentity
+from nentang.kernel.identity.oidc_settings import OIDCSettings
 from nentang.kernel.identity.timeutil import aware, now
 from nentang.kernel.identity.user_info import ACTIVE, UserInfo
 from nentang.kernel.tenancy.models import Tenant, TenantStatus, path_ids
