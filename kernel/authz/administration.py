@@ -231,7 +231,8 @@ def _check_declared(wanted: frozenset[str], known: frozenset[str]) -> None:
 
 def _require(held: frozenset[str], permission: str, actor: Actor, tenant: TenantFacts) -> None:
     if permission not in held:
-        raise PermissionDenied(f"{actor} may not {permission!r} at {tenant.code!r}", code="permission.denied")
+        # Worded as the GraphQL layer's own check: which of the two refuses must not show in the answer.
+        raise PermissionDenied(f"{actor} may not {permission!r} at tenant {tenant.code!r}", code="permission.denied")
 
 
 def _require_subset(
