@@ -68,6 +68,21 @@ def test_a_revoke_and_a_role_edit_reach_the_other_worker(kernel: Kernel, second_
     assert eventually(lambda: not second_worker.authz.check(str(clerk), tree.c1.id, TENANTS_READ))
 
 
+def test_a_deleted_role_leaves_the_other_workers_model(kernel: Kernel, second_worker: Kernel, tree: Tree) -> None:
+    admin = make_user(kernel, "admin", tree.central.id)
+    bootstrap_admin(kernel, admin, tree.central.id)
+    with kernel.db.platform() as session, session.begin():
+        role = kernel.authz.create_role(
+            session, actor=admin, tenant_id=tree.p1.id, name="clerk", permissions=[TENANTS_READ]
+        )
+    role_id = role.id or 0
+    assert eventually(lambda: second_worker.authz.model.allows(role_id, TENANTS_READ))
+    with kernel.db.platform() as session, session.begin():
+        kernel.authz.delete_role(session, actor=admin, role_id=role_id)
+    assert not kernel.authz.model.allows(role_id, TENANTS_READ)  # the writer forgets it at once
+    assert eventually(lambda: not second_worker.authz.model.allows(role_id, TENANTS_READ))
+
+
 def test_a_tenant_created_elsewhere_is_known_at_once(kernel: Kernel, second_worker: Kernel, tree: Tree) -> None:
     unit = kernel.tenants.create(code="U1", name="Unit", kind="unit", parent_code="00001", actor=OPERATOR)
     officer = make_user(kernel, "officer", tree.c1.id)

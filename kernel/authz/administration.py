@@ -8,6 +8,8 @@ The rules, each checked in the same transaction as the write it guards:
 - a role may be granted only where it is visible (templates everywhere; a custom role in the
   subtree of the tenant that defined it) and only if the administrator holds every permission
   of the role at the tenant of the grant;
+- a custom role may be deleted, by whoever may manage roles where it was defined, only once no
+  grant uses it: its holders would otherwise lose permissions without a revoke on record;
 - the last administrator grant of the root tenant cannot be revoked.
 
 So every permission anyone holds traces back, through a chain of such grants, to an operator's
@@ -83,18 +85,11 @@ def create_role(
 
 def update_role(authz: Authorizer, session: Session, *, actor: Actor, role_id: int, permissions: Iterable[str]) -> Role:
     wanted = frozenset(permissions)
-    role = session.get(Role, role_id)  # the service already loaded it: no statement
-    if role is None:
-        raise NotFound(f"no role with id {role_id}", code="authz.role_not_found")
-    if role.tenant_id is None:
-        raise PermissionDenied(
-            f"role {role.name!r} is a template declared by {role.declared_by}; define a custom role instead",
-            code="authz.template_read_only",
-        )
+    role, defined_at = _custom_role(session, role_id, instead="define a custom role instead")
     if not wanted:
         raise ValidationFailed(f"role {role.name!r} needs at least one permission")
-    facts = read_facts(session, tenant_id=role.tenant_id, actor=str(actor), role_id=role_id, permissions=wanted)
-    tenant = _tenant(facts, role.tenant_id)
+    facts = read_facts(session, tenant_id=defined_at, actor=str(actor), role_id=role_id, permissions=wanted)
+    tenant = _tenant(facts, defined_at)
     _check_declared(wanted, facts.declared)
     _require(facts.held, ROLES_MANAGE, actor, tenant)
     _require_subset(wanted, facts.held, actor, tenant, what=f"role {role.name!r}")
@@ -114,13 +109,39 @@ def update_role(authz: Authorizer, session: Session, *, actor: Actor, role_id: i
     bump(session, topics.AUTHZ, f"role:{role_id}")
     authz.audit.append(  # last: see grant()
         session,
-        tenant_id=role.tenant_id,
+        tenant_id=defined_at,
         actor=actor,
         action="role.update",
         target=role.name,
         detail={"role_id": role_id, "added": sorted(wanted - current), "removed": sorted(current - wanted)},
     )
     return role
+
+
+def delete_role(authz: Authorizer, session: Session, *, actor: Actor, role_id: int) -> None:
+    role, defined_at = _custom_role(session, role_id, instead="only a custom role can be deleted")
+    facts = read_facts(session, tenant_id=defined_at, actor=str(actor), role_id=role_id, count_role_grants=True)
+    tenant = _tenant(facts, defined_at)
+    _require(facts.held, ROLES_MANAGE, actor, tenant)
+    # Checked after the permission, so that only who may manage the role learns how widely it is granted.
+    if facts.role_grants:
+        raise Conflict(
+            f"role {role.name!r} is still used by {facts.role_grants} grant(s); revoke them before deleting it",
+            code="role.in_use",
+        )
+    permissions = sorted(facts.roles[0].permissions) if facts.roles else []
+    session.execute(delete(RolePermission).where(RolePermission.role_id == role_id))
+    session.execute(delete(Role).where(Role.id == role_id))
+    session.expunge(role)  # the row is gone: a later get() in this session must not find it
+    bump(session, topics.AUTHZ, f"role:{role_id}")  # other workers drop the role's policy lines
+    authz.audit.append(  # last: see grant()
+        session,
+        tenant_id=tenant.id,
+        actor=actor,
+        action="role.delete",
+        target=role.name,
+        detail={"role_id": role_id, "permissions": permissions},
+    )
 
 
 def grant(
@@ -207,6 +228,20 @@ def revoke_all_for(authz: Authorizer, session: Session, *, actor: Actor, princip
     for grant_id in ids:
         revoke(authz, session, actor=actor, grant_id=grant_id, checked=False)
     return len(ids)
+
+
+def _custom_role(session: Session, role_id: int, *, instead: str) -> tuple[Role, int]:
+    """The custom role ``role_id`` and the tenant that defined it; a template is refused, being
+    the kernel's or a plugin's declaration, not an administrator's to change."""
+    role = session.get(Role, role_id)  # the service already loaded it: no statement
+    if role is None:
+        raise NotFound(f"no role with id {role_id}", code="authz.role_not_found")
+    if role.tenant_id is None:
+        raise PermissionDenied(
+            f"role {role.name!r} is a template declared by {role.declared_by}; {instead}",
+            code="authz.template_read_only",
+        )
+    return role, role.tenant_id
 
 
 def _tenant(facts: Facts, tenant_id: int) -> TenantFacts:

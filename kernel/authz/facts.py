@@ -81,6 +81,8 @@ class Facts:
     admin_template_id: int | None = None
     #: Whether the tenant already defines a role with the asked-for name.
     name_taken: bool = False
+    #: How many grants, at any tenant, use the role asked for by id (asked before deleting it).
+    role_grants: int = 0
 
 
 def read_facts(
@@ -94,6 +96,7 @@ def read_facts(
     role_id: int | None = None,
     permissions: Iterable[str] = (),
     role_name_at_tenant: str | None = None,
+    count_role_grants: bool = False,
 ) -> Facts:
     """Answer the asked questions about ``tenant_id`` (or the tenant of ``grant_id``) at once."""
     kind, _, ident = (principal or "").partition(":")
@@ -105,6 +108,7 @@ def read_facts(
         role="id" if role_id is not None else "name" if visible_role is not None else None,
         permissions=bool(wanted),
         name_at_tenant=role_name_at_tenant is not None,
+        role_grants=count_role_grants and role_id is not None,
     )
     params = {
         "tenant_id": tenant_id,
@@ -130,6 +134,7 @@ class _Shape:
     role: str | None
     permissions: bool
     name_at_tenant: bool
+    role_grants: bool
 
 
 @functools.lru_cache(maxsize=64)
@@ -177,6 +182,9 @@ def _statement(shape: _Shape) -> Any:
     if shape.name_at_tenant:
         name = sa.bindparam("name_at_tenant", type_=_TEXT)
         parts.append(_row("name_taken").where(sa.exists().where(Role.tenant_id == tenant, Role.name == name)))
+    if shape.role_grants:
+        uses = Grant.role_id == sa.bindparam("role_id", type_=_INT)
+        parts.append(_row("role_grants", sa.func.count(Grant.id)).where(uses))
     return sa.union_all(*parts)
 
 
@@ -231,6 +239,8 @@ def _collect(rows: Iterable[Any]) -> Facts:
             facts.admin_template_id = num1
         elif kind == "name_taken":
             facts.name_taken = True
+        elif kind == "role_grants":
+            facts.role_grants = num1
     facts.held, facts.declared = frozenset(held), frozenset(declared)
     facts.roles = [RoleFacts(id, tenant, name, frozenset(perms)) for id, (tenant, name, perms) in roles.items()]
     return facts

@@ -156,6 +156,13 @@ class Authorizer:
         with self._audited_refusal(session, actor, role.tenant_id if role else None, "role.update", f"role:{role_id}"):
             return administration.update_role(self, session, actor=actor, role_id=role_id, permissions=permissions)
 
+    def delete_role(self, session: Session, *, actor: Actor, role_id: int) -> None:
+        """Delete a custom role that no grant uses. The row is locked first: a grant of it racing
+        with the delete then waits, and fails on the foreign key, instead of failing the delete."""
+        role = session.get(Role, role_id, with_for_update=True)
+        with self._audited_refusal(session, actor, role.tenant_id if role else None, "role.delete", f"role:{role_id}"):
+            administration.delete_role(self, session, actor=actor, role_id=role_id)
+
     def grant(self, session: Session, *, actor: Actor, principal: str, role: str, tenant_id: int) -> Grant:
         with self._audited_refusal(session, actor, tenant_id, "grant.create", principal, role=role):
             return administration.grant(self, session, actor=actor, principal=principal, role=role, tenant_id=tenant_id)
