@@ -11,6 +11,11 @@ CREATE_ROLE = """mutation($input: CreateRoleInput!) { createRole(input: $input) 
     id name description kind declaredBy createdBy tenant { code } permissions { name } } }"""
 UPDATE_ROLE = """mutation($input: UpdateRolePermissionsInput!) { updateRolePermissions(input: $input) {
     name updatedAt permissions { name } } }"""
+DELETE_ROLE = """mutation($input: DeleteRoleInput!) { deleteRole(input: $input) { id name tenant { code } } }"""
+ROLES = """query($tenant: String!, $first: Int!, $after: String) {
+    roles(tenant: $tenant, first: $first, after: $after) {
+    edges { node { name kind declaredBy tenant { code } permissions { name } } }
+    pageInfo { hasNextPage endCursor } } }"""
 GRANT_ROLE = """mutation($input: GrantRoleInput!) { grantRole(input: $input) {
     id principal grantedBy user { username } role { name } tenant { code } } }"""
 REVOKE = "mutation($id: Int!) { revokeGrant(id: $id) { id principal role { name } tenant { code } } }"
@@ -30,6 +35,17 @@ def create_role(gql: GraphQL, tenant: str, name: str, *permissions: str, token: 
     role = {"tenant": tenant, "name": name, "permissions": list(permissions)}
     created: dict[str, Any] = gql.data(CREATE_ROLE, {"input": role}, token=token)["createRole"]
     return created
+
+
+def roles_at(gql: GraphQL, tenant: str, first: int = 100, token: str | None = None) -> list[list[dict[str, Any]]]:
+    """The pages of ``roles(tenant:)``, each a list of nodes."""
+    pages, after = [], None
+    while True:
+        page = gql.data(ROLES, {"tenant": tenant, "first": first, "after": after}, token=token)["roles"]
+        pages.append([edge["node"] for edge in page["edges"]])
+        if not page["pageInfo"]["hasNextPage"]:
+            return pages
+        after = page["pageInfo"]["endCursor"]
 
 
 def grant_role(gql: GraphQL, tenant: str, role: str, token: str | None = None, **who: str) -> dict[str, Any]:

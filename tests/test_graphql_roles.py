@@ -1,11 +1,11 @@
 """Permissions and roles over GraphQL: the catalogue, the roles usable at a tenant, custom roles
-created and changed under the delegation rules — refusals audited, nothing changed by a refusal,
-and a changed role in force on its holders' very next request."""
+created, changed and deleted under the delegation rules — refusals audited, nothing changed by a
+refusal, a changed role in force on its holders' very next request, a role still granted never
+deleted, and a role of another province answered as if it did not exist."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -16,14 +16,21 @@ from nentang.kernel.runtime import Kernel
 from nentang.kernel.settings import Settings
 from tests.authz_helpers import authz_state, refusals
 from tests.conftest import Tree
-from tests.graphql_authz import CREATE_ROLE, UPDATE_ROLE, create_role, principal_of, refused
+from tests.graphql_authz import (
+    CREATE_ROLE,
+    DELETE_ROLE,
+    REVOKE,
+    ROLES,
+    UPDATE_ROLE,
+    create_role,
+    grant_role,
+    principal_of,
+    refused,
+    roles_at,
+)
 from tests.graphql_fixtures import GraphQL, codes, token_for
-from tests.identity_fixtures import audit_entries, identity_settings
+from tests.identity_fixtures import audit_entries, identity_settings, make_user
 
-ROLES = """query($tenant: String!, $first: Int!, $after: String) {
-    roles(tenant: $tenant, first: $first, after: $after) {
-    edges { node { name kind declaredBy tenant { code } permissions { name } } }
-    pageInfo { hasNextPage endCursor } } }"""
 CAN_CREATE_TENANT = """mutation($code: String!) { createTenant(input: {code: $code, name: "Ban", parent: "01"}) {
     code } }"""
 
@@ -42,17 +49,6 @@ def http(kernel: Kernel) -> Iterator[TestClient]:
 @pytest.fixture
 def gql(http: TestClient, kernel: Kernel, tree: Tree) -> GraphQL:
     return GraphQL(http, token=token_for(kernel, "TW", "admin"))
-
-
-def roles_at(gql: GraphQL, tenant: str, first: int = 100, token: str | None = None) -> list[list[dict[str, Any]]]:
-    """The pages of ``roles(tenant:)``, each a list of nodes."""
-    pages, after = [], None
-    while True:
-        page = gql.data(ROLES, {"tenant": tenant, "first": first, "after": after}, token=token)["roles"]
-        pages.append([edge["node"] for edge in page["edges"]])
-        if not page["pageInfo"]["hasNextPage"]:
-            return pages
-        after = page["pageInfo"]["endCursor"]
 
 
 # -- reading ----------------------------------------------------------------------------------------
@@ -247,3 +243,98 @@ def test_a_changed_role_is_in_force_on_its_holders_next_request(gql: GraphQL, ke
     assert refused(gql, CAN_CREATE_TENANT, {"code": "01.B"}, token=clerk) == "permission.denied"
     [*_, (_, _, _, detail)] = [e for e in audit_entries(kernel, tree.p1.id) if e[0] == "role.update"]
     assert (detail["added"], detail["removed"]) == ([], ["kernel.tenants.create"])
+
+
+# -- deleting roles ---------------------------------------------------------------------------------
+
+
+def delete(tenant: str, name: str) -> dict[str, dict[str, str]]:
+    return {"input": {"tenant": tenant, "name": name}}
+
+
+def role_names(gql: GraphQL, tenant: str) -> list[str]:
+    [page] = roles_at(gql, tenant)
+    return [role["name"] for role in page]
+
+
+def test_a_province_administrator_deletes_an_unused_role_of_its_province(
+    gql: GraphQL, kernel: Kernel, tree: Tree
+) -> None:
+    created = create_role(gql, "01", "clerk", "kernel.tenants.read", "kernel.users.read")
+    province = token_for(kernel, "01", "admin")
+    deleted = gql.data(DELETE_ROLE, delete("01", "clerk"), token=province)["deleteRole"]
+    assert deleted == {"id": created["id"], "name": "clerk", "tenant": {"code": "01"}}
+    assert "clerk" not in role_names(gql, "01") and "clerk" not in role_names(gql, "00001")
+    assert not [r for r in authz_state(kernel)[1] if r[1] == "clerk"]
+    [(actor, target, detail)] = [
+        (a, t, d) for action, a, t, d in audit_entries(kernel, tree.p1.id) if action == "role.delete"
+    ]
+    assert (actor, target) == (principal_of(gql, province), "clerk")
+    assert detail == {"role_id": created["id"], "permissions": ["kernel.tenants.read", "kernel.users.read"]}
+    # The name is free again, and the new role is a different one.
+    again = create_role(gql, "01", "clerk", "kernel.tenants.read", token=province)
+    assert [p["name"] for p in again["permissions"]] == ["kernel.tenants.read"]
+
+
+def test_bad_deletes_are_refused_clearly_and_change_nothing(gql: GraphQL, kernel: Kernel, tree: Tree) -> None:
+    create_role(gql, "01", "clerk", "kernel.tenants.read")
+    create_role(gql, "01", "used", "kernel.tenants.read")
+    create_role(gql, "02", "other", "kernel.tenants.read")
+    grant_ids = []
+    for username in ("an.nguyen", "binh.tran"):
+        make_user(kernel, username, "00001")
+        grant_ids.append(grant_role(gql, "00001", "used", username=username)["id"])
+    province = token_for(kernel, "01", "admin")
+    before = authz_state(kernel), audit_entries(kernel, tree.p1.id), audit_entries(kernel, tree.c1.id)
+    for tenant, name, code in (
+        ("01", "nobody", "authz.role_not_found"),
+        ("00001", "clerk", "authz.role_not_found"),  # defined above, not at the commune
+        ("01", "viewer", "authz.template_read_only"),
+        ("99", "clerk", "tenant.not_found"),
+    ):
+        assert refused(gql, DELETE_ROLE, delete(tenant, name), token=province) == code, (tenant, name)
+    in_use = gql.post(DELETE_ROLE, delete("01", "used"), token=province)
+    assert codes(in_use) == ["role.in_use"]
+    assert "2 grant(s)" in in_use.json()["errors"][0]["message"]
+    assert "used" in role_names(gql, "01")
+    assert (authz_state(kernel), audit_entries(kernel, tree.p1.id), audit_entries(kernel, tree.c1.id)) == before
+    # Revoking the grants makes the role deletable.
+    for grant_id in grant_ids:
+        gql.data(REVOKE, {"id": grant_id})
+    assert gql.data(DELETE_ROLE, delete("01", "used"), token=province)["deleteRole"]["name"] == "used"
+
+
+def test_a_role_of_another_province_is_answered_as_if_it_did_not_exist(
+    gql: GraphQL, kernel: Kernel, tree: Tree
+) -> None:
+    create_role(gql, "02", "other", "kernel.tenants.read")
+    province = token_for(kernel, "01", "admin")
+    before = authz_state(kernel)
+    existing = gql.post(DELETE_ROLE, delete("02", "other"), token=province).json()
+    missing = gql.post(DELETE_ROLE, delete("02", "nobody"), token=province).json()
+    assert existing["errors"][0]["extensions"]["code"] == "permission.denied"
+    assert existing == missing  # the same code, and the same words
+    assert authz_state(kernel) == before
+    # The attempt on a role that exists is a security event of province 02, out of the caller's sight.
+    assert refusals(kernel, tree.p2.id) == [(principal_of(gql, province), "role.delete", "permission.denied")]
+
+
+def test_only_who_manages_roles_where_the_role_was_defined_may_delete_it(
+    gql: GraphQL, kernel: Kernel, tree: Tree
+) -> None:
+    create_role(gql, "01", "clerk", "kernel.tenants.read")
+    create_role(gql, "00001", "ward.clerk", "kernel.tenants.read")
+    commune, viewer = token_for(kernel, "00001", "admin"), token_for(kernel, "01", "viewer")
+    before = authz_state(kernel)
+    for token in (commune, viewer):  # a commune's administrator holds nothing at its province
+        assert refused(gql, DELETE_ROLE, delete("01", "clerk"), token=token) == "permission.denied"
+    assert refusals(kernel, tree.p1.id) == [
+        (principal_of(gql, commune), "role.delete", "permission.denied"),
+        (principal_of(gql, viewer), "role.delete", "permission.denied"),
+    ]
+    anonymous = gql.post(DELETE_ROLE, delete("01", "clerk"), anonymous=True, tenant="01")
+    assert anonymous.status_code == 401 and codes(anonymous) == ["auth.required"]
+    assert authz_state(kernel) == before
+    # At its own commune it may; the central administrator may at any tenant below it.
+    assert gql.data(DELETE_ROLE, delete("00001", "ward.clerk"), token=commune)["deleteRole"]["name"] == "ward.clerk"
+    assert gql.data(DELETE_ROLE, delete("01", "clerk"))["deleteRole"]["name"] == "clerk"

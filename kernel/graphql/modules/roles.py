@@ -8,12 +8,14 @@ Authorisation:
 - ``roles(tenant:)`` needs ``kernel.roles.manage`` or ``kernel.grants.manage`` at that tenant (a
   grant above counts): whoever defines roles there, or hands them out, must see which exist. A
   viewer or an auditor does not;
-- ``createRole`` and ``updateRolePermissions`` go through the authoriser's delegation-checked
-  writes (``kernel/authz/administration.py``), checked inside the write's own transaction, not
-  against a cache: ``kernel.roles.manage`` at the role's tenant, and only permissions the caller
+- ``createRole``, ``updateRolePermissions`` and ``deleteRole`` go through the authoriser's
+  delegation-checked writes (``kernel/authz/administration.py``), checked inside the write's own
+  transaction, not against a cache: ``kernel.roles.manage`` at the role's tenant, and only permissions the caller
   holds there. A refusal is audited at that tenant and comes back as ``permission.denied`` or
   ``authz.escalation``; bad input as ``authz.unknown_permission``, ``authz.role_exists``,
-  ``authz.role_not_found``, ``authz.template_read_only`` or ``validation.failed``.
+  ``authz.role_not_found``, ``authz.template_read_only``, ``role.in_use`` (a role still granted
+  cannot be deleted) or ``validation.failed``. A role of a tenant the caller may not manage is
+  ``permission.denied`` whether or not it exists.
 
 The authoriser's caches follow the write when it commits (``Database.on_commit``), so the caller's
 next request already sees a changed role.
@@ -186,6 +188,19 @@ class UpdateRolePermissionsInput:
     permissions: list[str] = strawberry.field(description="At least one; only permissions you hold at `tenant`.")
 
 
+@strawberry.input(description="A custom role to delete; it must no longer be granted anywhere.")
+class DeleteRoleInput:
+    tenant: str = strawberry.field(description="The tenant that defined the role.")
+    name: str
+
+
+@strawberry.type(description="A role as it was before it was deleted.")
+class DeletedRole:
+    id: int
+    name: str
+    tenant: Tenant = strawberry.field(description="The tenant that had defined it.")
+
+
 @strawberry.type
 class RoleMutations:
     @strawberry.mutation(description="Define a custom role at a tenant.")
@@ -216,11 +231,7 @@ class RoleMutations:
         _check_size(input.permissions)
 
         def update(session: Session) -> Role:
-            place = tenant_by_code(session, input.tenant)
-            role_id = _role_id(session, place.id or 0, input.name)
-            if role_id is None:
-                ctx.require_at(ROLES_MANAGE, TenantInfo.of(place))  # say "not found" only to who may look
-                raise NotFound(f"tenant {place.code!r} defines no role {input.name!r}", code="authz.role_not_found")
+            _, role_id = _named_role(ctx, session, input.tenant, input.name)
             row = ctx.kernel.authz.update_role(
                 session, actor=ctx.caller.actor, role_id=role_id, permissions=input.permissions
             )
@@ -228,12 +239,40 @@ class RoleMutations:
 
         return await in_transaction(ctx, update)
 
+    @strawberry.mutation(description="Delete a custom role that no grant uses; returns what it was.")
+    async def delete_role(
+        self, info: strawberry.Info[GraphQLContext, None], input: DeleteRoleInput
+    ) -> DeletedRole | None:
+        ctx = info.context
+
+        def delete(session: Session) -> DeletedRole:
+            place, role_id = _named_role(ctx, session, input.tenant, input.name)
+            ctx.kernel.authz.delete_role(session, actor=ctx.caller.actor, role_id=role_id)
+            return DeletedRole(id=role_id, name=input.name, tenant=Tenant.of(place))
+
+        return await in_transaction(ctx, delete)
+
 
 def _check_size(permissions: list[str]) -> None:
     if len(set(permissions)) > MAX_ROLE_PERMISSIONS:
         raise ValidationFailed(
             f"a role holds at most {MAX_ROLE_PERMISSIONS} permissions, not {len(set(permissions))}; split it in two"
         )
+
+
+def _named_role(ctx: GraphQLContext, session: Session, tenant: str, name: str) -> tuple[TenantInfo, int]:
+    """The tenant and the id of the role ``name`` defined there (or of the template of that name).
+
+    An unknown name is ``authz.role_not_found`` only to a caller who may manage roles at the tenant;
+    anyone else gets ``permission.denied``, as for a role that exists there, so a province cannot
+    learn which roles another province defines.
+    """
+    place = TenantInfo.of(tenant_by_code(session, tenant))
+    role_id = _role_id(session, place.id, name)
+    if role_id is None:
+        ctx.require_at(ROLES_MANAGE, place)
+        raise NotFound(f"tenant {place.code!r} defines no role {name!r}", code="authz.role_not_found")
+    return place, role_id
 
 
 def _role_id(session: Session, tenant_id: int, name: str) -> int | None:
