@@ -294,7 +294,7 @@ def test_bad_deletes_are_refused_clearly_and_change_nothing(gql: GraphQL, kernel
     ):
         assert refused(gql, DELETE_ROLE, delete(tenant, name), token=province) == code, (tenant, name)
     in_use = gql.post(DELETE_ROLE, delete("01", "used"), token=province)
-    assert codes(in_use) == ["role.in_use"]
+    assert codes(in_use) == ["authz.role_in_use"]
     assert "2 grant(s)" in in_use.json()["errors"][0]["message"]
     assert "used" in role_names(gql, "01")
     assert (authz_state(kernel), audit_entries(kernel, tree.p1.id), audit_entries(kernel, tree.c1.id)) == before

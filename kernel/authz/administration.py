@@ -127,7 +127,7 @@ def delete_role(authz: Authorizer, session: Session, *, actor: Actor, role_id: i
     if facts.role_grants:
         raise Conflict(
             f"role {role.name!r} is still used by {facts.role_grants} grant(s); revoke them before deleting it",
-            code="role.in_use",
+            code="authz.role_in_use",
         )
     permissions = sorted(facts.roles[0].permissions) if facts.roles else []
     session.execute(delete(RolePermission).where(RolePermission.role_id == role_id))

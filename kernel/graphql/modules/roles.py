@@ -13,7 +13,7 @@ Authorisation:
   transaction, not against a cache: ``kernel.roles.manage`` at the role's tenant, and only permissions the caller
   holds there. A refusal is audited at that tenant and comes back as ``permission.denied`` or
   ``authz.escalation``; bad input as ``authz.unknown_permission``, ``authz.role_exists``,
-  ``authz.role_not_found``, ``authz.template_read_only``, ``role.in_use`` (a role still granted
+  ``authz.role_not_found``, ``authz.template_read_only``, ``authz.role_in_use`` (a role still granted
   cannot be deleted) or ``validation.failed``. A role of a tenant the caller may not manage is
   ``permission.denied`` whether or not it exists.
 
