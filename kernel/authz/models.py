@@ -66,6 +66,9 @@ class Grant(SQLModel, table=True):
         sa.UniqueConstraint("principal", "role_id", "tenant_id", name="uq_kernel_grant"),
         sa.Index("ix_kernel_grant_principal_tenant", "principal", "tenant_id"),
         sa.Index("ix_kernel_grant_tenant_role", "tenant_id", "role_id"),
+        # A role's grants, wherever they are: deleting a role asks whether any remain, and the
+        # foreign key's own check on delete needs it as much.
+        sa.Index("ix_kernel_grant_role", "role_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
