@@ -216,3 +216,22 @@ def test_token_create_refuses_a_lifetime_out_of_range(kernel: Kernel, tree: Tree
         )
         assert result.exit_code == 2
     assert kernel.tokens.list_as_operator("TW") == []
+
+
+def test_token_list_pages_by_id_and_refuses_a_page_out_of_range(kernel: Kernel, tree: Tree, database_url: str) -> None:
+    ids = [
+        kernel.tokens.create_as_operator(
+            Actor.command_line(), tenant_code="00001", name=f"lgsp {n}", roles=["viewer"], expires_in_days=30
+        ).token.id
+        for n in range(3)
+    ]
+    first = nentang(database_url, "token", "list", "-t", "00001", "--first", "2")
+    assert [int(line.split()[0]) for line in ok(first).splitlines()] == ids[:2]
+    assert f"(more: --after {ids[1]})" in first.stderr
+    rest = nentang(database_url, "token", "list", "-t", "00001", "--first", "2", "--after", str(ids[1]))
+    assert [int(line.split()[0]) for line in ok(rest).splitlines()] == ids[2:]
+    assert "more:" not in rest.stderr
+    for bad in (("--first", "0"), ("--first", "1001"), ("--after", "-1"), ("--first", "many")):
+        refused = nentang(database_url, "token", "list", "-t", "00001", *bad)
+        assert refused.exit_code == 2 and refused.stdout == "", (bad, refused.output)
+    failed(nentang(database_url, "token", "list", "-t", "99999"), "tenant.not_found")

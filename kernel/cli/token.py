@@ -7,13 +7,16 @@ its hash is kept.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 
 from nentang.kernel.cli.context import open_kernel, reports_errors
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.tokens import MAX_LIFETIME_DAYS, TokenInfo
+
+#: The most tokens one page lists (the GraphQL API's page limit is of the same order).
+MAX_PAGE: Final = 1000
 
 app = typer.Typer(help="API tokens for integrators: scoped to a tenant, with roles, expiring.", no_args_is_help=True)
 
@@ -46,10 +49,17 @@ def create(
 
 @app.command("list")
 @reports_errors
-def list_(tenant: Annotated[str, typer.Option("--tenant", "-t", help="The tenant whose tokens to list.")]) -> None:
-    """List a tenant's tokens (never their secrets): id, prefix, state, expiry, last use, roles, name."""
+def list_(
+    tenant: Annotated[str, typer.Option("--tenant", "-t", help="The tenant whose tokens to list.")],
+    first: Annotated[int, typer.Option("--first", min=1, max=MAX_PAGE, help="At most this many tokens.")] = 100,
+    after: Annotated[int, typer.Option("--after", min=0, help="Only tokens with an id above this one.")] = 0,
+) -> None:
+    """List a tenant's tokens by id (never their secrets): id, prefix, state, expiry, last use,
+    roles, name. A full page ends with the option that shows the next one."""
     with open_kernel() as kernel:
-        tokens = kernel.tokens.list_as_operator(tenant)
+        tokens = kernel.tokens.list_as_operator(tenant, limit=first + 1, after=after)
+        more = len(tokens) > first
+        tokens = tokens[:first]
         for token in tokens:
             last = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
             typer.echo(
@@ -57,6 +67,8 @@ def list_(tenant: Annotated[str, typer.Option("--tenant", "-t", help="The tenant
                 f"used {last:<16} {','.join(token.roles or ()):<20} {token.name}"
             )
         typer.echo(f"({len(tokens)} tokens)", err=True)
+        if more:
+            typer.echo(f"(more: --after {tokens[-1].id})", err=True)
 
 
 @app.command("revoke")
