@@ -1,121 +1,26 @@
-"""``nentang plugin``: list, enable, disable, allow, lock, settings, rescan, release — driven in process
-with typer's CliRunner against the test database (SQLite, or PostgreSQL with NENTANG_DATABASE_URL)."""
+"""``nentang plugin``: help, list, enable, disable, settings, and bad input — driven in process with
+typer's CliRunner against the test database (SQLite, or PostgreSQL with NENTANG_DATABASE_URL).
+Allow, lock, release and rescan are in ``test_cli_plugin_policy.py``."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import structlog
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
 
 from nentang.kernel.audit.models import AuditEntry
-from nentang.kernel.audit.verify import verify_chains
 from nentang.kernel.cli.main import app
-from nentang.kernel.identity.actor import Actor
 from nentang.kernel.plugins.context import tenant_ref
 from nentang.kernel.plugins.settings import MASK
 from nentang.kernel.runtime import Kernel
+from tests.cli_plugin_fixtures import SECRET, Cli, details, failed, ok, rows, runner, state
 from tests.conftest import Tree
-from tests.identity_fixtures import audit_entries
 from tests.plugin_factory import PluginFactory
-from tests.plugin_fixtures import RECORDING_CODE, SETTINGS_SCHEMA, KernelFactory, calls
-
-ERROR_LINE = re.compile(r"^error \[(?P<code>[a-z_.]+)\]: (?P<message>.+)$")
-SECRET = "s3cret-value"
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Path:
-    return tmp_path / "registry.toml"
-
-
-Cli = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(database_url: str, registry: Path) -> Cli:
-    """``cli("list", "--tenant", "01", mode="production")``: the command, on the test database."""
-
-    def run(*args: str, mode: str = "development", input: str | None = None) -> Result:
-        env = {
-            "NENTANG_DATABASE_URL": database_url,
-            "NENTANG_MODE": mode,
-            "NENTANG_REGISTRY": str(registry),
-            "NENTANG_LOG_FORMAT": "console",
-            "NENTANG_LOG_LEVEL": None,
-        }
-        saved = structlog.get_config()  # the command logs onto the runner's stderr, closed afterwards
-        try:
-            return runner.invoke(app, ["plugin", *args], env=env, input=input)
-        finally:
-            structlog.configure(**saved)
-
-    return run
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr, result.exception)
-    return result.stdout
-
-
-def failed(result: Result, code: str) -> str:
-    """Exit 1 with one ``error [code]: message`` line on stderr, nothing on stdout, no traceback."""
-    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    match = ERROR_LINE.match(lines[0])
-    assert match, lines[0]
-    assert match["code"] == code, lines[0]
-    assert "Traceback" not in result.output
-    assert result.stdout == ""
-    return match["message"]
-
-
-def rows(output: str) -> dict[str, list[str]]:
-    """The table lines of ``plugin list`` by plugin name (detail lines are indented and skipped)."""
-    return {line.split()[0]: line.split() for line in output.splitlines() if line and not line.startswith(" ")}
-
-
-def details(output: str, name: str) -> list[str]:
-    """The indented detail lines under one plugin's row."""
-    lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.split() and line.split()[0] == name)
-    out = []
-    for line in lines[start + 1 :]:
-        if not line.startswith("    "):
-            break
-        out.append(line.strip())
-    return out
-
-
-def state(kernel: Kernel, tree: Tree) -> tuple[object, ...]:
-    """Every activation as the kernel reads it, and the audit total: what a refused command must not change."""
-    kernel.plugins.scan()
-    activations = [
-        (v.plugin, v.tenant, v.enabled, dict(v.settings), v.locked_by, v.quarantined)
-        for t in (tree.central, tree.p1, tree.p2, tree.c1, tree.c2, tree.c3)
-        for v in kernel.plugins.activation.list(t.code)
-    ]
-    reports = verify_chains(kernel.db, kernel.tenants.codes_by_id())
-    assert all(r.ok for r in reports), reports
-    return activations, sum(r.checked for r in reports)
-
-
-@pytest.fixture
-def alpha(plugin_factory: PluginFactory, tree: Tree) -> str:
-    plugin_factory.make("alpha", RECORDING_CODE, settings_schema=SETTINGS_SCHEMA)
-    return "alpha"
-
+from tests.plugin_fixtures import RECORDING_CODE, KernelFactory, calls
 
 # -- help ---------------------------------------------------------------------------------------
 
@@ -293,100 +198,6 @@ def test_enable_with_dependencies(cli: Cli, plugin_factory: PluginFactory, tree:
     assert out == "enabled addon 0.1.0 at 00001\n  also enabled (required by addon): base\n"
     assert calls("base") == [("enable", "00001", {})]
     assert failed(cli("disable", "base", "--tenant", "00001"), "plugin.has_dependents")
-
-
-# -- allow, lock, release -----------------------------------------------------------------------
-
-
-def test_allow_and_deny_below_a_province(cli: Cli, alpha: str, tree: Tree) -> None:
-    out = ok(cli("allow", "alpha", "--tenant", "01", "--deny"))
-    assert out == "01 does not allow alpha in the tenants below it (they cannot enable it)\n"
-    message = failed(cli("enable", "alpha", "--tenant", "00001"), "plugin.not_allowed")
-    assert "'01' does not allow plugin 'alpha'" in message
-    ok(cli("enable", "alpha", "--tenant", "00003"))  # another province's commune is not concerned
-    ok(cli("enable", "alpha", "--tenant", "01"))  # nor the province itself
-    assert ok(cli("allow", "alpha", "--tenant", "01")) == "01 allows alpha in the tenants below it\n"
-    ok(cli("enable", "alpha", "--tenant", "00001"))
-
-
-def test_lock_and_unlock_below_a_province(cli: Cli, alpha: str, tree: Tree) -> None:
-    out = ok(cli("lock", "alpha", "--tenant", "01"))
-    assert out.startswith("alpha is locked on below 01")
-    assert sorted(c[1] for c in calls("alpha")) == ["00001", "00002"]
-    message = failed(cli("disable", "alpha", "--tenant", "00001"), "plugin.locked")
-    assert "locked on at '00001' by '01'" in message
-    assert rows(ok(cli("list", "--tenant", "00002")))["alpha"][4:] == ["enabled,", "locked", "on", "by", "01"]
-    out = ok(cli("lock", "alpha", "--tenant", "01", "--unlock"))
-    assert out.startswith("alpha is no longer locked on below 01")
-    ok(cli("disable", "alpha", "--tenant", "00001"))
-    assert rows(ok(cli("list", "--tenant", "00002")))["alpha"][4:] == ["enabled"]
-
-
-def test_release_lifts_a_tenant_quarantine(cli: Cli, alpha: str, make_kernel: KernelFactory, tree: Tree) -> None:
-    ok(cli("enable", "alpha", "--tenant", "00001"))
-    kernel = make_kernel()
-    for _ in range(kernel.plugins.budget.budget):
-        kernel.plugins.budget.failed("alpha", tenant_ref(tree.c1), RuntimeError("down"))
-    message = failed(cli("enable", "alpha", "--tenant", "00001"), "plugin.already_enabled")
-    assert "already enabled" in message
-    assert "quarantined at 00001" in " ".join(details(ok(cli("list", "--tenant", "00001")), "alpha"))
-
-    assert (
-        ok(cli("release", "alpha", "--tenant", "00001"))
-        == "released alpha at 00001: its hooks are called there again\n"
-    )
-    assert details(ok(cli("list", "--tenant", "00001")), "alpha") == ["settings: {}"]
-    message = failed(cli("release", "alpha", "--tenant", "00001"), "plugin.not_quarantined")
-    assert message == "plugin 'alpha' is not quarantined at '00001'"
-
-
-# -- rescan -------------------------------------------------------------------------------------
-
-
-def test_rescan_reports_and_reaches_a_running_worker(
-    cli: Cli, plugin_factory: PluginFactory, make_kernel: KernelFactory, tree: Tree
-) -> None:
-    plugin_factory.make("early", RECORDING_CODE)
-    worker = make_kernel()  # started: scanned, and its change watcher is listening
-    assert set(worker.plugins.host.plugins) == {"early"}
-
-    plugin_factory.make("late", RECORDING_CODE)
-    plugin_factory.make("broken", "raise RuntimeError('boom at import')")
-    out = ok(cli("rescan"))
-    lines = out.splitlines()
-    assert "registered   late 0.1.0" in lines
-    assert "registered   early 0.1.0" in lines  # this command's own process had not scanned before
-    assert "quarantined  broken 0.1.0: importing nentang_broken.plugin raised RuntimeError: boom at import" in lines
-    assert re.fullmatch(
-        r"rescan: \d+ registered, \d+ quarantined, 0 unchanged; every running worker was asked .*", lines[-1]
-    )
-
-    deadline = time.monotonic() + 10
-    while "late" not in worker.plugins.host.plugins and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert set(worker.plugins.host.plugins) == {"early", "late"}
-    assert "boom at import" in worker.plugins.host.quarantined["broken"].reason
-    worker.plugins.activation.enable(actor=Actor.command_line(), plugin="late", tenant_code="00001", checked=False)
-    assert worker.plugins.dispatcher.enabled(tree.c1.id) == {"late"}
-
-
-def test_rescan_is_audited_on_the_central_tenant_as_the_admin_mutation_is(
-    cli: Cli, plugin_factory: PluginFactory, kernel: Kernel, tree: Tree
-) -> None:
-    plugin_factory.make("late", RECORDING_CODE)
-    plugin_factory.make("broken", "raise RuntimeError('boom at import')")
-    printed = [line.split()[:2] for line in ok(cli("rescan")).splitlines()]
-    registered = [name for status, name in printed if status == "registered"]  # the example plugins too
-    assert "late" in registered
-    found = {
-        t.code: [e[1:] for e in audit_entries(kernel, t.id) if e[0] == "plugin.rescan"]
-        for t in (tree.central, tree.p1, tree.p2, tree.c1, tree.c2, tree.c3)
-    }
-    assert found == {
-        "TW": [(str(Actor.command_line()), "plugins", {"registered": registered, "quarantined": ["broken"]})],
-        **{t.code: [] for t in (tree.p1, tree.p2, tree.c1, tree.c2, tree.c3)},
-    }
-    assert all(r.ok for r in verify_chains(kernel.db, kernel.tenants.codes_by_id()))
 
 
 # -- bad input ----------------------------------------------------------------------------------
