@@ -20,9 +20,8 @@ from nentang.kernel.cli.main import app
 from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.models import TenantStatus
+from tests.cli_fixtures import failed, ok
 from tests.conftest import ACTOR, ON_POSTGRES, Tree
-
-ERROR_LINE = re.compile(r"^error \[(?P<code>[a-z_.]+)\]: (?P<message>.+)$")
 
 runner = CliRunner()
 
@@ -58,25 +57,6 @@ def nentang(database_url: str, *args: str, **env: str | None) -> Result:
         **env,
     }
     return runner.invoke(app, list(args), env=environment)
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr, result.exception)
-    return result.stdout
-
-
-def failed(result: Result, code: str) -> str:
-    """Assert the command failed the documented way: exit 1, one ``error [code]: message`` line, no traceback."""
-    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    match = ERROR_LINE.match(lines[0])
-    assert match, lines[0]
-    assert match["code"] == code
-    assert "Traceback" not in result.output
-    assert result.stdout == ""
-    return match["message"]
 
 
 def audit_total(kernel: Kernel) -> int:

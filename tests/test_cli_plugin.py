@@ -17,7 +17,7 @@ from nentang.kernel.cli.main import app
 from nentang.kernel.plugins.context import tenant_ref
 from nentang.kernel.plugins.settings import MASK
 from nentang.kernel.runtime import Kernel
-from tests.cli_plugin_fixtures import SECRET, Cli, details, failed, ok, rows, runner, state
+from tests.cli_fixtures import SECRET, Cli, details, failed, ok, rows, runner, state
 from tests.conftest import Tree
 from tests.plugin_factory import PluginFactory
 from tests.plugin_fixtures import RECORDING_CODE, KernelFactory, calls

@@ -10,7 +10,7 @@ from nentang.kernel.audit.verify import verify_chains
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.plugins.context import tenant_ref
 from nentang.kernel.runtime import Kernel
-from tests.cli_plugin_fixtures import Cli, details, failed, ok, rows
+from tests.cli_fixtures import Cli, details, failed, ok, rows
 from tests.conftest import Tree
 from tests.identity_fixtures import audit_entries
 from tests.plugin_factory import PluginFactory

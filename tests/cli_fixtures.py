@@ -1,6 +1,6 @@
-"""Driving ``nentang plugin`` in process (typer's CliRunner) against the test database, and reading
-what it prints: the ``cli``, ``registry`` and ``alpha`` fixtures (registered in ``conftest.py``) and
-the helpers the CLI plugin tests share."""
+"""Driving ``nentang`` in process (typer's CliRunner) against the test database, and reading what it
+prints: how a command must succeed (:func:`ok`) or fail (:func:`failed`), and, for ``nentang
+plugin``, the ``cli``, ``registry`` and ``alpha`` fixtures (registered in ``conftest.py``)."""
 
 from __future__ import annotations
 
