@@ -24,18 +24,23 @@ from nentang.kernel.plugins.approval import load_registry
 from nentang.sandbox import ReviewOptions, ReviewReport, append_approval, review
 from nentang.sandbox.ci import check_first_party
 from nentang.sdk.errors import Conflict, PermissionDenied, ValidationFailed
-from tests.conftest import Tree
+from tests.conftest import ON_POSTGRES, Tree
 from tests.plugin_factory import PluginFactory
 from tests.plugin_fixtures import KernelFactory
 
 SAMPLES = Path(__file__).parent / "hostile_plugins"
 OPERATOR = Actor.command_line()
 
-# A developer's machine without bubblewrap skips these (the reason is shown); CI must have it.
-pytestmark = pytest.mark.skipif(
-    shutil.which("bwrap") is None and not os.environ.get("CI"),
-    reason="bubblewrap is not installed (apt-get install -y bubblewrap); CI installs it",
-)
+pytestmark = [
+    # A developer's machine without bubblewrap skips these (the reason is shown); CI must have it.
+    pytest.mark.skipif(
+        shutil.which("bwrap") is None and not os.environ.get("CI"),
+        reason="bubblewrap is not installed (apt-get install -y bubblewrap); CI installs it",
+    ),
+    # Reviews run a plugin in a sandbox of its own, never on the database under test; half a
+    # minute of reviewing once per CI run is enough.
+    pytest.mark.skipif(ON_POSTGRES, reason="a review does not use the database under test; the SQLite run covers it"),
+]
 
 #: What each hostile sample does, and the (check, code) pairs that must catch it.
 HOSTILE = {
