@@ -170,6 +170,10 @@ def test_tenant_round_trip(database_url: str, kernel: Kernel) -> None:
     assert [line.split()[0] for line in children.splitlines()] == ["01", "02"]
     subtree = ok(nentang(database_url, "tenant", "list", "--parent", "01", "--subtree"))
     assert [line.split()[0] for line in subtree.splitlines()] == ["01", "00001", "UBND-1"]
+    # --limit holds with --parent too, and says that more are left
+    first_two = nentang(database_url, "tenant", "list", "--parent", "01", "--subtree", "--limit", "2")
+    assert [line.split()[0] for line in ok(first_two).splitlines()] == ["01", "00001"]
+    assert "(2 of 3 tenants: raise --limit to see more)" in first_two.stderr
 
     shown = ok(nentang(database_url, "tenant", "show", "UBND-1"))
     assert "code:      UBND-1" in shown
@@ -218,6 +222,7 @@ BAD_COMMANDS = [
     (("tenant", "show", "nope"), "tenant.not_found", "'nope'"),
     (("tenant", "list", "--parent", "nope"), "tenant.not_found", "'nope'"),
     (("tenant", "list", "--limit", "0"), "validation.failed", "limit must be between 1 and 1000"),
+    (("tenant", "list", "--parent", "TW", "--limit", "0"), "validation.failed", "limit must be between 1 and 1000"),
     (("audit", "verify", "--tenant", "nope"), "tenant.not_found", "'nope'"),
 ]
 

@@ -10,6 +10,7 @@ from nentang.kernel.cli.context import open_kernel, reports_errors
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.tenancy.models import TenantKind
 from nentang.kernel.tenancy.service import TenantInfo
+from nentang.sdk.errors import ValidationFailed
 
 app = typer.Typer(help="Tenants: the central level, provinces, communes and units.", no_args_is_help=True)
 
@@ -38,21 +39,27 @@ def list_(
     parent: Annotated[str | None, typer.Option("--parent", "-p", help="List the children of this tenant.")] = None,
     subtree: Annotated[bool, typer.Option(help="With --parent: the whole subtree, not just children.")] = False,
     kind: Annotated[TenantKind | None, typer.Option(help="Only tenants of this kind.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (without --parent).")] = 100,
+    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = 100,
 ) -> None:
     """List tenants: all (paged by code), the children of one, or a whole subtree."""
     with open_kernel() as kernel:
         if parent is None:
             tenants = kernel.tenants.list(kind=kind, limit=limit)
-        elif subtree:
-            tenants = kernel.tenants.subtree(parent)
+            total = None
         else:
-            tenants = kernel.tenants.children(parent)
-        if kind is not None:
-            tenants = [t for t in tenants if t.kind == kind]
+            if limit < 1 or limit > 1000:
+                raise ValidationFailed(f"limit must be between 1 and 1000, not {limit}")
+            tenants = kernel.tenants.subtree(parent) if subtree else kernel.tenants.children(parent)
+            if kind is not None:
+                tenants = [t for t in tenants if t.kind == kind]
+            total = len(tenants)
+            tenants = tenants[:limit]
         for tenant in tenants:
             typer.echo(_line(tenant))
-        typer.echo(f"({len(tenants)} tenants)", err=True)
+        if total is not None and total > len(tenants):
+            typer.echo(f"({len(tenants)} of {total} tenants: raise --limit to see more)", err=True)
+        else:
+            typer.echo(f"({len(tenants)} tenants)", err=True)
 
 
 @app.command("show")
