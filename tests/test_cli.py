@@ -17,6 +17,7 @@ from nentang.kernel.audit.models import AuditEntry
 from nentang.kernel.audit.verify import verify_chains
 from nentang.kernel.cli import serve as serve_module
 from nentang.kernel.cli.main import app
+from nentang.kernel.cli.serve import shown_database_url
 from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.models import TenantStatus
@@ -335,6 +336,13 @@ def test_serve_refuses_zero_workers(database_url: str, no_uvicorn: list[dict[str
     result = nentang(database_url, "serve", "--workers", "0")
     assert result.exit_code == 2
     assert no_uvicorn == []
+
+
+def test_the_demo_never_prints_a_database_password() -> None:
+    shown = shown_database_url("postgresql+psycopg://nentang:s3cr%40t@db.example:5432/nentang")
+    assert shown == "postgresql+psycopg://nentang:***@db.example:5432/nentang"
+    assert "s3cr" not in shown
+    assert shown_database_url("sqlite:///var/nentang.db") == "sqlite:///var/nentang.db"
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="the demo is the embedded SQLite default; one SQLite run covers it")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from nentang.kernel.cli.context import load_settings, open_kernel, reports_errors
 from nentang.kernel.identity.actor import Actor
@@ -85,13 +86,18 @@ def demo(
     typer.secho(f"NenTang demo: {url}", bold=True)
     typer.echo(f"  health:       {url}/healthz   readiness: {url}/readyz")
     typer.echo(f"  a tenant:     {url}/t/{CENTRAL_CODE}/   (a province: {url}/t/01/, a commune: {url}/t/00070/)")
-    typer.echo(f"  database:     {settings.database_url}")
+    typer.echo(f"  database:     {shown_database_url(settings.database_url)}")
     _print_sign_in(url, admin)
     if serve_after:
         typer.echo("  stop with Ctrl+C")
         # the demo serves plain http: let the session cookie work on loopback hosts (and only there)
         os.environ.setdefault("NENTANG_SESSION_COOKIE_SECURE", "false")
         serve(host=host, port=port, workers=1)
+
+
+def shown_database_url(url: str) -> str:
+    """The database URL as the demo prints it: never with its password (terminals are logged)."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _print_sign_in(url: str, admin: AdminBootstrap) -> None:
