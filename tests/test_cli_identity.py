@@ -9,10 +9,11 @@ from __future__ import annotations
 import getpass
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import structlog
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from typer.testing import CliRunner, Result
 
 from nentang.kernel.authz.models import Grant
@@ -20,6 +21,7 @@ from nentang.kernel.authz.permissions import AUDIT_READ, TENANTS_READ, USERS_MAN
 from nentang.kernel.cli.main import app
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.bootstrap import ensure_administrator
+from nentang.kernel.identity.models import ApiToken
 from nentang.kernel.identity.tokens import TOKEN_PATTERN
 from nentang.kernel.runtime import Kernel
 from nentang.kernel.settings import Settings
@@ -207,6 +209,18 @@ def refused_within(kernel: Kernel, plaintext: str, *, seconds: float) -> str:
         if time.monotonic() > deadline:
             pytest.fail(f"the token was still accepted {seconds} s after it was revoked")
         time.sleep(0.02)
+
+
+def test_token_list_shows_an_expired_token_as_expired(kernel: Kernel, tree: Tree, database_url: str) -> None:
+    created = kernel.tokens.create_as_operator(
+        Actor.command_line(), tenant_code="00001", name="old", roles=["viewer"], expires_in_days=1
+    ).token
+    with kernel.db.platform() as session, session.begin():
+        session.execute(
+            update(ApiToken).where(ApiToken.id == created.id).values(expires_at=datetime(2020, 1, 1, tzinfo=UTC))
+        )
+    line = next(x for x in ok(nentang(database_url, "token", "list", "-t", "00001")).splitlines() if "old" in x)
+    assert line.split()[:3] == [str(created.id), created.prefix, "expired"]
 
 
 def test_token_create_refuses_a_lifetime_out_of_range(kernel: Kernel, tree: Tree, database_url: str) -> None:

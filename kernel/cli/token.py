@@ -7,6 +7,7 @@ its hash is kept.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Final
 
 import typer
@@ -21,8 +22,10 @@ MAX_PAGE: Final = 1000
 app = typer.Typer(help="API tokens for integrators: scoped to a tenant, with roles, expiring.", no_args_is_help=True)
 
 
-def _state(token: TokenInfo) -> str:
-    return "revoked" if token.revoked_at is not None else "active"
+def _state(token: TokenInfo, now: datetime | None = None) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    return "expired" if (now or datetime.now(UTC)) >= token.expires_at else "active"
 
 
 @app.command("create")
