@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from graphql import OperationDefinitionNode, parse
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
+from nentang.kernel.graphql import cost
 from nentang.kernel.graphql.config import GraphQLSettings
 from nentang.kernel.graphql.persisted import sha256
 from nentang.kernel.http.app import create_app
@@ -375,6 +377,42 @@ def test_fragments_spread_into_each_other_cost_no_more_than_the_document_is_long
     refused = gql.post(query)
     assert time.monotonic() - started < 5
     assert refused.status_code == 400 and codes(refused) == ["graphql.depth_limit"]
+
+
+@pytest.mark.parametrize("fan_out", [2, 4])
+def test_fragments_spread_side_by_side_are_planned_once_and_refused_by_cost(
+    gql: GraphQL, tree: Tree, fan_out: int
+) -> None:
+    # Each fragment spreads the one below it fan_out times at the same depth: the document is
+    # ~1 KB, the operation it denotes has fan_out ** levels fields. The plan must stay as long as
+    # the document (one node per fragment), and the refusal names the real cost.
+    levels = 24 if fan_out == 2 else 12
+    fragments = ["fragment F0 on Tenant { code name }"] + [
+        f"fragment F{i} on Tenant {{ {' '.join([f'...F{i - 1}'] * fan_out)} code }}" for i in range(1, levels)
+    ]
+    query = f'{{ tenant(code: "01") {{ ...F{levels - 1} }} }} ' + " ".join(fragments)
+    assert len(query) < 1100
+
+    document = parse(query)
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    schema = gql.http.app.state.graphql.served_for(tree.p1.id).schema  # type: ignore[attr-defined]
+    plan = cost.plan(schema, document, operation, max_page_size=100)
+    assert plan_size(plan.root) <= (fan_out + 1) * levels + 2
+    expected = 1 + sum(fan_out**i for i in range(levels - 1)) + 2 * fan_out ** (levels - 1)  # tenant, codes, F0
+    assert plan.fixed == expected
+
+    refused = gql.post(query)
+    assert refused.status_code == 400 and codes(refused) == ["graphql.cost_limit"]
+    assert refused.json()["errors"][0]["extensions"]["cost"] == expected
+
+
+def plan_size(node: cost.CostNode, seen: set[int] | None = None) -> int:
+    """Terms in a plan, each shared node counted once."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return 0
+    seen.add(id(node))
+    return len(node.terms) + sum(plan_size(child, seen) for *_, child in node.terms if child is not None)
 
 
 def test_a_failure_outside_any_resolver_is_masked_in_the_graphql_shape(

@@ -38,14 +38,24 @@ from nentang.kernel.graphql.schema_rules import metadata, takes_first
 from nentang.sdk.graphql import MAX_ITEMS
 
 _META_FIELDS: Final = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
-#: A term: (is a page size, the multiplier: a number or a variable name, the fields below or None).
-Term = tuple[bool, "int | str", "CostNode | None"]
+#: A term: (its own cost: 1 for a field, 0 for a fragment spread; is a page size; the multiplier:
+#: a number or a variable name; the fields below or None).
+Term = tuple[int, bool, "int | str", "CostNode | None"]
 
 
 @final
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class CostNode:
+    """The fields of one selection. Fragments' nodes are shared, so a plan is a graph: a printed
+    tree would be as large as the operation it denotes (hence no generated ``repr``)."""
+
     terms: tuple[Term, ...]
+
+    def __repr__(self) -> str:
+        return f"CostNode({len(self.terms)} terms)"
+
+
+_EMPTY: Final = CostNode(())
 
 
 @final
@@ -100,7 +110,7 @@ class _Builder:
     def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self.schema = schema
         self.fragments = fragments
-        self.fragment_terms: dict[str, list[Term]] = {}
+        self.fragment_nodes: dict[str, CostNode] = {}
         self.uses_variables = False
 
     def terms(self, parent: GraphQLNamedType, selection_set: SelectionSetNode | None) -> list[Term]:
@@ -121,15 +131,20 @@ class _Builder:
         return found
 
     def spread(self, name: str) -> list[Term]:
-        terms = self.fragment_terms.get(name)
-        if terms is None:
+        # A spread is one term pointing at the fragment's node, built once and shared: copying the
+        # fragment's terms into every place it is spread would double the plan with each level of
+        # a fragment spread twice (a 1 KB document planned as millions of terms).
+        node = self.fragment_nodes.get(name)
+        if node is None:
             fragment = self.fragments.get(name)
             if fragment is None:
                 return []
-            self.fragment_terms[name] = []  # a cycle would read this (validation refuses cycles anyway)
+            self.fragment_nodes[name] = _EMPTY  # a cycle would read this (validation refuses cycles anyway)
             target = self.schema.get_type(fragment.type_condition.name.value)
-            terms = self.fragment_terms[name] = self.terms(target, fragment.selection_set) if target else []
-        return terms
+            node = self.fragment_nodes[name] = CostNode(
+                tuple(self.terms(target, fragment.selection_set)) if target else ()
+            )
+        return [(0, False, 1, node)]
 
     def field_term(self, parent: GraphQLNamedType, node: FieldNode) -> Term | None:
         name = node.name.value
@@ -141,10 +156,10 @@ class _Builder:
         child_type = get_named_type(field.type)
         child = CostNode(tuple(self.terms(child_type, node.selection_set))) if node.selection_set else None
         if parent.name.startswith("__") or name.startswith("__"):
-            return (False, 1, child)  # introspection: bounded by the schema, limited in depth
+            return (1, False, 1, child)  # introspection: bounded by the schema, limited in depth
         if takes_first(field):
-            return (True, self.first_argument(node), child)
-        return (False, int(metadata(field).get(MAX_ITEMS) or 1), child)
+            return (1, True, self.first_argument(node), child)
+        return (1, False, int(metadata(field).get(MAX_ITEMS) or 1), child)
 
     def first_argument(self, node: FieldNode) -> int | str:
         for argument in node.arguments or ():
@@ -162,8 +177,9 @@ def _evaluate(node: CostNode, variables: Mapping[str, Any], max_page_size: int, 
     known = memo.get(id(node))
     if known is not None:
         return known
+    memo[id(node)] = 0  # a cycle (refused by validation) would end here rather than recurse forever
     total = 0
-    for is_page, multiplier, child in node.terms:
+    for own, is_page, multiplier, child in node.terms:
         count = multiplier if isinstance(multiplier, int) else variables.get(multiplier)
         if not isinstance(count, int) or isinstance(count, bool):
             count = 0  # not a number: coercing the variable fails when the operation runs
@@ -174,6 +190,6 @@ def _evaluate(node: CostNode, variables: Mapping[str, Any], max_page_size: int, 
                 first=count,
                 maxPageSize=max_page_size,
             )
-        total += 1 + count * (_evaluate(child, variables, max_page_size, memo) if child is not None else 0)
+        total += own + count * (_evaluate(child, variables, max_page_size, memo) if child is not None else 0)
     memo[id(node)] = total
     return total
