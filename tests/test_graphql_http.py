@@ -133,6 +133,22 @@ BAD_DOCUMENTS = [
         200,
         "graphql.operation_not_found",
     ),
+    # an escape in a GraphQL string decodes to NUL: PostgreSQL would fail the resolver on it
+    ("NUL in a literal", {"query": '{ tenant(code: "0\\u00001") { code } }'}, 400, 200, "graphql.invalid_text"),
+]
+TENANT_BY_CODE = '"query": "query($c: String!) { tenant(code: $c) { code } }"'
+BAD_TEXT = [
+    ("NUL in a variable", f'{{{TENANT_BY_CODE}, "variables": {{"c": "0\\u00001"}}}}', "variables.c"),
+    ("lone surrogate in a variable", f'{{{TENANT_BY_CODE}, "variables": {{"c": "\\ud800"}}}}', "variables.c"),
+    ("lone surrogate in the query", '{"query": "{ tenant(code: \\"\\udfff\\") { code } }"}', "query"),
+    ("NUL in a key", f'{{{TENANT_BY_CODE}, "variables": {{"c": "01", "x\\u0000": 1}}}}', "variables (a key)"),
+    (
+        "variables nested 1,000 deep",
+        f'{{{TENANT_BY_CODE}, "variables": {{"c": "01", "x": {"[" * 1000}{"]" * 1000}}}}}',
+        None,
+    ),
+    ("variables nested 65 deep", f'{{{TENANT_BY_CODE}, "variables": {{"c": "01", "x": {"[" * 65}{"]" * 65}}}}}', None),
+    ("a body nested 100,000 deep", "[" * 100_000 + "]" * 100_000, None),
 ]
 BAD_REQUESTS = [
     ("malformed JSON", b'{"query": "{ me { principal } }"', 400, "graphql.malformed_json"),
@@ -169,6 +185,29 @@ def test_a_request_that_is_not_well_formed_gets_a_4xx_whatever_the_media_type(
         response = raw(http, body, admin_token, accept)
         assert response.status_code == status and response.headers["content-type"] == accept, name
         assert "data" not in response.json() and codes(response) == [code], name
+
+
+@pytest.mark.parametrize(("name", "body", "where"), BAD_TEXT, ids=[b[0] for b in BAD_TEXT])
+def test_text_no_store_could_keep_is_refused_with_where_it_is(
+    http: TestClient, admin_token: str, name: str, body: str, where: str | None
+) -> None:
+    for accept in (GRAPHQL_RESPONSE, JSON):
+        response = raw(http, body.encode(), admin_token, accept)
+        assert response.status_code == 400 and codes(response) == ["graphql.invalid_text"], (name, response.text)
+        error = response.json()["errors"][0]
+        assert ("NUL" in error["message"] or "surrogate" in error["message"]) if where else "deeper" in error["message"]
+        if where is not None:
+            assert error["extensions"]["where"] == where
+
+
+def test_text_over_get_is_checked_too(http: TestClient, admin_token: str) -> None:
+    query = "query($c: String!) { tenant(code: $c) { code } }"
+    response = http.get(
+        "/graphql",
+        params={"query": query, "variables": '{"c": "0\\u00001"}'},
+        headers={"Authorization": f"Bearer {admin_token}", "Accept": GRAPHQL_RESPONSE},
+    )
+    assert response.status_code == 400 and codes(response) == ["graphql.invalid_text"]
 
 
 def test_wrong_method_and_media_type_and_a_mutation_over_get(http: TestClient, gql: GraphQL, admin_token: str) -> None:

@@ -125,6 +125,15 @@ def test_repeated_failures_are_throttled_with_retry_after(client: TestClient, ad
         ({"json": {"username": 1, "password": PASSWORD}}, "are both required"),
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, "not valid JSON"),
         ({"content": b"admin", "headers": {"content-type": "text/plain"}}, "as JSON or as a URL-encoded form"),
+        ({"content": b"[" * 3000 + b"]" * 3000, "headers": {"content-type": "application/json"}}, "not valid JSON"),
+        ({"json": {"username": "admin\x00.hanoi", "password": PASSWORD}}, "'username' contains a NUL character"),
+        (
+            {
+                "content": b'{"username": "admin.hanoi", "password": "\\ud800"}',
+                "headers": {"content-type": "application/json"},
+            },
+            "'password' contains a lone surrogate",
+        ),
     ],
 )
 def test_malformed_sign_in_requests_are_400(

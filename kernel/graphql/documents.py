@@ -35,7 +35,7 @@ from nentang.kernel.graphql.errors import (
     coded,
     format_errors,
 )
-from nentang.kernel.graphql.limits import alias_rule, anonymous_errors, depth_rule
+from nentang.kernel.graphql.limits import alias_rule, anonymous_errors, depth_rule, text_rule
 
 if TYPE_CHECKING:
     from nentang.kernel.graphql.config import GraphQLSettings
@@ -93,7 +93,12 @@ class DocumentCache:
         self._max_tokens = settings.max_tokens
         self._max_source = settings.max_body_bytes
         self._hide_suggestions = hide_suggestions
-        self._rules = (*specified_rules, depth_rule(settings.max_depth), alias_rule(settings.max_aliases))
+        self._rules = (
+            *specified_rules,
+            depth_rule(settings.max_depth),
+            alias_rule(settings.max_aliases),
+            text_rule(),
+        )
         self._entries: OrderedDict[str, Prepared] = OrderedDict()
         self._lock = threading.Lock()
 

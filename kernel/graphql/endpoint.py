@@ -38,6 +38,7 @@ from nentang.kernel.graphql.context import GraphQLContext
 from nentang.kernel.graphql.engine import GraphQLEngine
 from nentang.kernel.graphql.errors import RequestError, format_errors
 from nentang.kernel.graphql.served import ServedSchema
+from nentang.kernel.http.request_text import MAX_JSON_DEPTH, UnsafeText, check_json
 from nentang.kernel.http.state import caller_of
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.tenancy.service import TenantInfo
@@ -150,13 +151,15 @@ class GraphQLEndpoint:
             if len(request.url.query) > limit:
                 raise _too_large(limit)
             args = request.query_params
-            return Params(
+            params = Params(
                 query=args.get("query"),
                 variables=_json_object(args.get("variables"), "variables"),
                 operation_name=_operation_name(args.get("operationName")),
                 extensions=_json_object(args.get("extensions"), "extensions"),
                 is_get=True,
             )
+            _check_text(params)
+            return params
         if request.method != "POST":
             raise RequestError(
                 codes.METHOD_NOT_ALLOWED,
@@ -186,18 +189,22 @@ class GraphQLEndpoint:
             body = json.loads(b"".join(chunks))
         except (ValueError, UnicodeDecodeError) as exc:
             raise RequestError(codes.MALFORMED_JSON, f"the body is not valid JSON: {exc}", 400, always=True) from None
+        except RecursionError:
+            raise _nested_too_deep("the body") from None
         if not isinstance(body, dict):
             raise RequestError(codes.BAD_REQUEST, "the body must be a JSON object with a 'query'", 400, always=True)
         variables = body.get("variables")
         if variables is not None and not isinstance(variables, dict):
             raise RequestError(codes.BAD_REQUEST, "'variables' must be a JSON object", 400, always=True)
-        return Params(
+        params = Params(
             query=body.get("query"),
             variables=variables,
             operation_name=_operation_name(body.get("operationName")),
             extensions=body.get("extensions"),
             is_get=False,
         )
+        _check_text(params)
+        return params
 
 
 def negotiate(accept: str | None) -> str:
@@ -231,6 +238,23 @@ def _too_large(limit: int) -> RequestError:
     )
 
 
+def _check_text(params: Params) -> None:
+    """Refuse text no store could keep, and JSON too deep to walk, before anything reads it."""
+    try:
+        check_json(params.query, "query")
+        check_json(params.variables, "variables")
+        check_json(params.operation_name, "operationName")
+        check_json(params.extensions, "extensions")
+    except UnsafeText as refused:
+        raise RequestError(codes.INVALID_TEXT, str(refused), 400, always=True, where=refused.where) from None
+
+
+def _nested_too_deep(what: str) -> RequestError:
+    return RequestError(
+        codes.INVALID_TEXT, f"{what} nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects", 400, always=True
+    )
+
+
 def _json_object(raw: str | None, name: str) -> Any:
     if raw is None or raw == "":
         return None
@@ -238,6 +262,8 @@ def _json_object(raw: str | None, name: str) -> Any:
         value = json.loads(raw)
     except ValueError as exc:
         raise RequestError(codes.MALFORMED_JSON, f"'{name}' is not valid JSON: {exc}", 400, always=True) from None
+    except RecursionError:
+        raise _nested_too_deep(f"'{name}'") from None
     if value is not None and not isinstance(value, dict):
         raise RequestError(codes.BAD_REQUEST, f"'{name}' must be a JSON object", 400, always=True)
     return value

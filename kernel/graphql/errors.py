@@ -39,6 +39,8 @@ AUTH_REQUIRED: Final = "auth.required"
 INTROSPECTION_DISABLED: Final = "graphql.introspection_disabled"
 OPERATION_NOT_FOUND: Final = "graphql.operation_not_found"
 BAD_VARIABLES: Final = "graphql.bad_variables"
+#: Text no store could keep: a NUL character, a lone surrogate, JSON nested too deep.
+INVALID_TEXT: Final = "graphql.invalid_text"
 PERSISTED_QUERY_NOT_FOUND: Final = "graphql.persisted_query_not_found"
 PERSISTED_QUERY_MISMATCH: Final = "graphql.persisted_query_mismatch"
 PERSISTED_QUERY_REQUIRED: Final = "graphql.persisted_query_required"

@@ -1,4 +1,4 @@
-"""Limits checked on a document before it runs: depth and aliases (validation rules, cached with
+"""Limits checked on a document before it runs: depth, aliases and unkeepable text (validation rules, cached with
 the document), and what an anonymous caller may ask for (public top-level fields only, no
 introspection). The token limit is the parser's; the cost limit is in ``cost.py`` (it depends on
 the variables)."""
@@ -18,12 +18,21 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    StringValueNode,
 )
 from graphql.language import SKIP
 from graphql.validation import ASTValidationRule, ValidationContext
 
-from nentang.kernel.graphql.errors import ALIAS_LIMIT, AUTH_REQUIRED, DEPTH_LIMIT, INTROSPECTION_DISABLED, rule_error
+from nentang.kernel.graphql.errors import (
+    ALIAS_LIMIT,
+    AUTH_REQUIRED,
+    DEPTH_LIMIT,
+    INTROSPECTION_DISABLED,
+    INVALID_TEXT,
+    rule_error,
+)
 from nentang.kernel.graphql.schema_rules import is_public
+from nentang.kernel.http.request_text import text_problem
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 
@@ -69,6 +78,19 @@ def alias_rule(max_aliases: int) -> type[ASTValidationRule]:
                     )
 
     return AliasLimitRule
+
+
+def text_rule() -> type[ASTValidationRule]:
+    """Refuse string literals no store could keep (NUL, lone surrogates; see ``http/request_text``):
+    a GraphQL escape like ``"\\u0000"`` decodes to one, whatever the request's JSON held."""
+
+    class TextRule(ASTValidationRule):
+        def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+            problem = text_problem(node.value)
+            if problem is not None:
+                self.report_error(rule_error(f"a string in the document {problem}", INVALID_TEXT, node))
+
+    return TextRule
 
 
 def _is_fragment(definition: Any) -> bool:

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from nentang.kernel.http.errors import error_body
+from nentang.kernel.http.request_text import text_problem
 from nentang.kernel.http.state import caller_of, kernel_of
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.identity.sessions import ActiveSession, NewSession
@@ -179,7 +180,7 @@ async def _credentials(request: Request) -> tuple[str, str]:
     if kind == "application/json":
         try:
             parsed = json.loads(body or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValidationFailed("the sign-in body is not valid JSON", code="auth.bad_request") from None
         data = parsed if isinstance(parsed, dict) else {}
     elif kind == "application/x-www-form-urlencoded":
@@ -192,6 +193,10 @@ async def _credentials(request: Request) -> tuple[str, str]:
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         raise ValidationFailed("'username' and 'password' are both required, as text", code="auth.bad_request")
+    for name, value in (("username", username), ("password", password)):
+        problem = text_problem(value)
+        if problem is not None:
+            raise ValidationFailed(f"'{name}' {problem}", code="auth.bad_request")
     return username, password
 
 
