@@ -47,7 +47,7 @@ def serve(
     With 2 or more workers, `kill -HUP <pid of this process>` replaces the workers one at a time,
     each new one serving before the old one stops (docs/plugins-operations.md).
     """
-    load_settings()  # fail early, in this process, on bad NENTANG_* values
+    settings = load_settings()  # fail early, in this process, on bad NENTANG_* values
     uvicorn.run(
         "nentang.kernel.http.server:app_from_environ",
         factory=True,
@@ -58,7 +58,17 @@ def serve(
         access_log=False,
         timeout_worker_healthcheck=worker_start_timeout,
         timeout_graceful_shutdown=graceful_timeout,
+        h11_max_incomplete_event_size=request_head_limit(settings.graphql.max_body_bytes),
     )
+
+
+def request_head_limit(max_body_bytes: int) -> int:
+    """The largest request line and headers the HTTP server reads before giving up.
+
+    h11's default (16 KiB) would cut off a GET whose query string is within the GraphQL limit
+    with a bare 400 and a closed connection; twice the limit plus room for headers lets the
+    endpoint answer 413 with its coded error to anything up to twice the documented limit."""
+    return 2 * max_body_bytes + 16 * 1024
 
 
 @reports_errors
