@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 
+from nentang.kernel.data.failures import RETRY_AFTER_SECONDS, UNAVAILABLE, UNAVAILABLE_MESSAGE, OutageLog, is_outage
 from nentang.kernel.graphql import errors as codes
 from nentang.kernel.graphql.context import GraphQLContext
 from nentang.kernel.graphql.engine import GraphQLEngine
@@ -60,9 +61,10 @@ class Params:
 
 @final
 class GraphQLEndpoint:
-    def __init__(self, engine: GraphQLEngine) -> None:
+    def __init__(self, engine: GraphQLEngine, outages: OutageLog | None = None) -> None:
         self.engine = engine
         self.settings = engine.settings
+        self.outages = outages or OutageLog()
 
     async def __call__(self, request: Request) -> Response:
         media = negotiate(request.headers.get("accept"))
@@ -81,6 +83,9 @@ class GraphQLEndpoint:
             status = refused.status if refused.always or media == GRAPHQL_RESPONSE else 200
             return JSONResponse({"errors": refused.errors}, status, refused.headers, media_type=media)
         except Exception as exc:  # a failure outside any resolver: masked, in the GraphQL shape
+            if is_outage(exc):
+                self.outages.record(exc)
+                return _unavailable(media)
             error_id = uuid.uuid4().hex
             structlog.get_logger("nentang.graphql").error("graphql.unexpected_error", error_id=error_id, exc_info=exc)
             message = f"an unexpected error occurred; quote the error id {error_id} to the operators"
@@ -89,6 +94,10 @@ class GraphQLEndpoint:
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = format_errors(result.errors, codes.FIELD_ERROR)
+            outage = next((e.original_error for e in result.errors if _is_outage(e.original_error)), None)
+            if outage is not None:  # a resolver met the outage: the whole answer says so
+                self.outages.record(outage)
+                return JSONResponse(body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}, media_type=media)
         return JSONResponse(body, 200, media_type=media)
 
     def _tenant_and_schema(self, caller: Caller, header: str | None) -> tuple[TenantInfo, ServedSchema]:
@@ -205,6 +214,15 @@ class GraphQLEndpoint:
         )
         _check_text(params)
         return params
+
+
+def _is_outage(error: BaseException | None) -> bool:
+    return error is not None and is_outage(error)
+
+
+def _unavailable(media: str) -> JSONResponse:
+    body = {"errors": [codes.error_dict(UNAVAILABLE_MESSAGE, UNAVAILABLE)]}
+    return JSONResponse(body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}, media_type=media)
 
 
 def negotiate(accept: str | None) -> str:

@@ -16,6 +16,14 @@ from typing import Any, Final, final
 import structlog
 from graphql import GraphQLError
 
+from nentang.kernel.data.failures import (
+    CONFLICT,
+    CONFLICT_MESSAGE,
+    UNAVAILABLE,
+    UNAVAILABLE_MESSAGE,
+    is_lost_race,
+    is_outage,
+)
 from nentang.sdk.errors import NentangError
 
 # -- request errors (no GraphQL processing took place) -------------------------------------------
@@ -110,6 +118,10 @@ def format_error(error: GraphQLError, default_code: str = FIELD_ERROR) -> dict[s
     if isinstance(original, NentangError):
         out: dict[str, Any] = {"message": original.message}
         extensions: dict[str, Any] = {"code": original.code}
+    elif original is not None and is_outage(original):
+        out, extensions = {"message": UNAVAILABLE_MESSAGE}, {"code": UNAVAILABLE}  # logged once by the endpoint
+    elif original is not None and is_lost_race(original):
+        out, extensions = {"message": CONFLICT_MESSAGE}, {"code": CONFLICT, "retry": True}
     elif original is not None and not isinstance(original, GraphQLError):
         error_id = uuid.uuid4().hex
         _log.error(
