@@ -12,6 +12,8 @@ says so in its name, accepts only ``system``/``cli`` actors, and is audited all 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Final, final
 from urllib.parse import urlsplit
 
@@ -20,9 +22,12 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from nentang.kernel.audit.log import AuditLog
+from nentang.kernel.authz.models import Grant
 from nentang.kernel.authz.permissions import USERS_MANAGE
 from nentang.kernel.data.database import Database
+from nentang.kernel.data.scope import run_after_transaction
 from nentang.kernel.identity.actor import Actor
+from nentang.kernel.identity.audit_throttle import AuditThrottle
 from nentang.kernel.identity.models import User
 from nentang.kernel.identity.passwords import Passwords, check_password_policy
 from nentang.kernel.identity.sessions import revoke_all_for_user
@@ -60,13 +65,15 @@ def user_by_name(session: Session, username: str) -> User:
 
 @final
 class UserService:
-    __slots__ = ("_audit", "_authz", "_db", "_passwords")
+    __slots__ = ("_audit", "_authz", "_db", "_passwords", "_refusals")
 
     def __init__(self, db: Database, audit: AuditLog, authz: Authorizer, passwords: Passwords) -> None:
         self._db = db
         self._audit = audit
         self._authz = authz
         self._passwords = passwords
+        # A script hammering a refused action writes one entry per minute, not one per attempt.
+        self._refusals = AuditThrottle(timedelta(minutes=1))
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -214,7 +221,7 @@ class UserService:
         with self._db.platform() as session, session.begin():
             row = user_by_name(session, username)
             if checked:
-                self._authz.require_in(session, str(actor), row.home_tenant_id, USERS_MANAGE)
+                self._require_manage(session, actor, row, "user.set_password")
             row.password_hash, row.updated_at = self._passwords.hash(password), now()
             ended = revoke_all_for_user(session, row.id or 0)
             self._audit.append(
@@ -231,7 +238,7 @@ class UserService:
         with self._db.platform() as session, session.begin():
             row = user_by_name(session, username)
             if checked:
-                self._authz.require_in(session, str(actor), row.home_tenant_id, USERS_MANAGE)
+                self._require_manage(session, actor, row, "user.disable" if status == DISABLED else "user.enable")
             if row.status == status:
                 raise Conflict(f"user {username!r} is already {status}", code="user.unchanged")
             row.status, row.updated_at = status, now()
@@ -251,7 +258,7 @@ class UserService:
         with self._db.platform() as session, session.begin():
             row = user_by_name(session, username)
             if checked:
-                self._authz.require_in(session, str(actor), row.home_tenant_id, USERS_MANAGE)
+                self._require_manage(session, actor, row, "user.link_oidc")
             if (row.oidc_issuer, row.oidc_subject) == (issuer, subject):
                 raise Conflict(f"user {username!r} is already linked to that account", code="user.unchanged")
             holder = session.scalar(select(User.id).where(User.oidc_issuer == issuer, User.oidc_subject == subject))
@@ -274,6 +281,45 @@ class UserService:
                 detail=detail,
             )
             return UserInfo.of(row)
+
+    def _require_manage(self, session: Session, actor: Actor, row: User, attempted: str) -> None:
+        """kernel.users.manage at the user's home AND at every tenant where the user holds a grant.
+
+        Authority over the home alone is not enough: a commune administrator could otherwise reset
+        the password of a central administrator homed at that commune and sign in as them. A refusal
+        is audited, after the refused transaction, in every tenant concerned.
+        """
+        principal = f"user:{row.id}"
+        granted = session.scalars(select(Grant.tenant_id).where(Grant.principal == principal))
+        concerned = sorted({row.home_tenant_id, *granted})
+        lacking = [t for t in concerned if USERS_MANAGE not in self._authz.permissions_in(session, str(actor), t)]
+        if not lacking:
+            return
+        home = session.get(Tenant, row.home_tenant_id)
+        home_code = home.code if home is not None else "?"
+        if row.home_tenant_id in lacking:
+            why = f"at its home tenant {home_code!r}"
+        else:  # the other tenants are not named: the actor may not see the user's grants there
+            why = f"at a tenant beyond its home {home_code!r} where the user holds a role"
+        refusal = PermissionDenied(
+            f"{actor} may not {USERS_MANAGE!r} for user {row.username!r} {why}; an administrator with that "
+            "permission at every tenant where the user holds a role must do this",
+            code="permission.denied",
+        )
+        if self._refusals.due((str(actor), attempted, row.username), now()):
+            record = partial(self._record_refusal, actor, concerned, attempted, row.username, refusal)
+            run_after_transaction(session, record)
+        raise refusal
+
+    def _record_refusal(
+        self, actor: Actor, tenant_ids: list[int], attempted: str, username: str, refusal: PermissionDenied
+    ) -> None:
+        with self._db.platform() as session, session.begin():
+            for tenant_id in tenant_ids:
+                detail = {"attempted": attempted, "code": refusal.code, "reason": refusal.message}
+                self._audit.append(
+                    session, tenant_id=tenant_id, actor=actor, action="user.refused", target=username, detail=detail
+                )
 
 
 def require_operator(actor: Actor) -> None:
