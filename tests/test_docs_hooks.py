@@ -3,8 +3,8 @@
 The hookspec docstrings in ``nentang/sdk/hookspecs.py`` are the contract; this module renders them
 into the reference page — one section per hook, headed by its exact signature, grouped by the
 banner comments of the spec module, with the examples that implement it — and holds the committed
-page equal to the rendering. It also holds every docstring to the template of STYLE.md (convention
-3): a summary, *When*, *Tenant*, *Mode*, a ``:param:`` per argument, ``:returns:``, a version line.
+page equal to the rendering. It also holds every docstring to the project's hookspec template: a
+summary, *When*, *Tenant*, *Mode*, a ``:param:`` per argument, ``:returns:``, a version line.
 
 After changing a hookspec, regenerate the page and commit it with the change::
 
@@ -172,7 +172,7 @@ def hook_docs() -> list[HookDoc]:
 
 
 def template_problems(doc: HookDoc) -> list[str]:
-    """What the docstring of ``doc`` lacks, against the hookspec template (STYLE.md, convention 3)."""
+    """What the docstring of ``doc`` lacks, against the hookspec template (this module's docstring)."""
     problems = []
     if not doc.summary or not doc.summary.endswith("."):
         problems.append("a one-line summary ending with a full stop")
@@ -338,7 +338,7 @@ def test_the_spec_module_declares_hooks() -> None:
 def test_every_hookspec_docstring_follows_the_template(name: str) -> None:
     doc = next(d for d in hook_docs() if d.name == name)
     problems = template_problems(doc)
-    assert not problems, f"the docstring of hookspec {name} lacks: {'; '.join(problems)} (STYLE.md, convention 3)"
+    assert not problems, f"the docstring of hookspec {name} lacks: {'; '.join(problems)} (see this module's docstring)"
 
 
 @pytest.mark.parametrize("name", list(_hook_ids()))

@@ -9,7 +9,7 @@ With bubblewrap (``bwrap``) the process gets:
   no controlling terminal (``--new-session``), killed with the review (``--die-with-parent``);
 - when the review runs as root: bwrap makes the mounts as root, then ``setpriv`` drops to the
   user ``nobody`` with no capabilities (so the process limit is real and root-only files are
-  unreadable); an interpreter inside a private folder (``/root/.pyenv``) is exposed alone, on a
+  unreadable); an interpreter inside a private folder (a pyenv under root's home) is exposed alone, on a
   tmpfs over that folder;
 - hard resource limits set by the runner before anything else: CPU seconds, address space,
   processes, open files, file size; and a wall-clock timeout here.
