@@ -22,10 +22,10 @@ MAX_PAGE: Final = 1000
 app = typer.Typer(help="API tokens for integrators: scoped to a tenant, with roles, expiring.", no_args_is_help=True)
 
 
-def _state(token: TokenInfo, now: datetime | None = None) -> str:
+def _state(token: TokenInfo) -> str:
     if token.revoked_at is not None:
         return "revoked"
-    return "expired" if (now or datetime.now(UTC)) >= token.expires_at else "active"
+    return "expired" if datetime.now(UTC) >= token.expires_at else "active"
 
 
 @app.command("create")

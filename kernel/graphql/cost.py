@@ -177,7 +177,6 @@ def _evaluate(node: CostNode, variables: Mapping[str, Any], max_page_size: int, 
     known = memo.get(id(node))
     if known is not None:
         return known
-    memo[id(node)] = 0  # a cycle (refused by validation) would end here rather than recurse forever
     total = 0
     for own, is_page, multiplier, child in node.terms:
         count = multiplier if isinstance(multiplier, int) else variables.get(multiplier)

@@ -37,7 +37,7 @@ from nentang.kernel.data.failures import RETRY_AFTER_SECONDS, UNAVAILABLE, UNAVA
 from nentang.kernel.graphql import errors as codes
 from nentang.kernel.graphql.context import GraphQLContext
 from nentang.kernel.graphql.engine import GraphQLEngine
-from nentang.kernel.graphql.errors import RequestError, format_errors
+from nentang.kernel.graphql.errors import RequestError, format_errors, original_of
 from nentang.kernel.graphql.served import ServedSchema
 from nentang.kernel.http.request_text import MAX_JSON_DEPTH, UnsafeText, check_json
 from nentang.kernel.http.state import caller_of
@@ -94,7 +94,8 @@ class GraphQLEndpoint:
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = format_errors(result.errors, codes.FIELD_ERROR)
-            outage = next((e.original_error for e in result.errors if _is_outage(e.original_error)), None)
+            originals = (original_of(error) for error in result.errors)
+            outage = next((o for o in originals if o is not None and is_outage(o)), None)
             if outage is not None:  # a resolver met the outage: the whole answer says so
                 self.outages.record(outage)
                 return JSONResponse(body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}, media_type=media)
@@ -214,10 +215,6 @@ class GraphQLEndpoint:
         )
         _check_text(params)
         return params
-
-
-def _is_outage(error: BaseException | None) -> bool:
-    return error is not None and is_outage(error)
 
 
 def _unavailable(media: str) -> JSONResponse:

@@ -110,11 +110,18 @@ def format_errors(errors: Iterable[GraphQLError], default_code: str) -> list[dic
     return [format_error(error, default_code) for error in errors]
 
 
-def format_error(error: GraphQLError, default_code: str = FIELD_ERROR) -> dict[str, Any]:
-    """One error as the response shows it: message, locations, path, extensions with a code."""
+def original_of(error: GraphQLError) -> BaseException | None:
+    """The exception a resolver raised, through graphql-core's re-wrapping (``None`` for an error
+    of GraphQL itself)."""
     original = error.original_error
     if isinstance(original, GraphQLError):  # re-wrapped by graphql-core
         original = original.original_error or original
+    return original
+
+
+def format_error(error: GraphQLError, default_code: str = FIELD_ERROR) -> dict[str, Any]:
+    """One error as the response shows it: message, locations, path, extensions with a code."""
+    original = original_of(error)
     if isinstance(original, NentangError):
         out: dict[str, Any] = {"message": original.message}
         extensions: dict[str, Any] = {"code": original.code}

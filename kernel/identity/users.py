@@ -314,9 +314,9 @@ class UserService:
     def _record_refusal(
         self, actor: Actor, tenant_ids: list[int], attempted: str, username: str, refusal: PermissionDenied
     ) -> None:
+        detail = {"attempted": attempted, "code": refusal.code, "reason": refusal.message}
         with self._db.platform() as session, session.begin():
             for tenant_id in tenant_ids:
-                detail = {"attempted": attempted, "code": refusal.code, "reason": refusal.message}
                 self._audit.append(
                     session, tenant_id=tenant_id, actor=actor, action="user.refused", target=username, detail=detail
                 )
