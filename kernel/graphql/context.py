@@ -28,6 +28,7 @@ from nentang.kernel.graphql.pagination import check_first
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.plugins.context import KernelTenantContext, tenant_ref
+from nentang.kernel.plugins.running import plugin_call
 from nentang.kernel.runtime import Kernel
 from nentang.kernel.tenancy.models import path_ids
 from nentang.kernel.tenancy.service import TenantInfo
@@ -231,7 +232,7 @@ class PluginRequest:
     def _run(self, work: Callable[[TenantContext], R], session: Session) -> R:
         kernel, tenant = self._ctx.kernel, self.tenant
         settings = self.settings
-        with session, session.begin():
+        with session, session.begin(), plugin_call(self.plugin, tenant.id, "graphql"):
             context = KernelTenantContext(
                 tenant=tenant,
                 plugin=self.plugin,

@@ -11,6 +11,7 @@ from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.authz.service import Authorizer
 from nentang.kernel.events.outbox import emit
 from nentang.kernel.identity.actor import Actor
+from nentang.kernel.plugins.running import on_behalf_of_plugin
 from nentang.kernel.tenancy.models import path_ids
 from nentang.kernel.tenancy.service import TenantInfo
 from nentang.sdk.context import TenantRef
@@ -71,9 +72,14 @@ class KernelTenantContext:
             )
 
     def emit(self, event_type: str, payload: Mapping[str, Any] | None = None) -> None:
-        emit(self._session, tenant_id=self.tenant.id, event_type=event_type, payload=payload, actor=self.actor)
+        with on_behalf_of_plugin():
+            emit(self._session, tenant_id=self.tenant.id, event_type=event_type, payload=payload, actor=self.actor)
 
     def audit(self, action: str, target: str, detail: Mapping[str, Any] | None = None) -> None:
+        with on_behalf_of_plugin():
+            self._append_audit(action, target, detail)
+
+    def _append_audit(self, action: str, target: str, detail: Mapping[str, Any] | None) -> None:
         self._audit.append(
             self._session,
             tenant_id=self.tenant.id,
