@@ -33,6 +33,9 @@ class PluginCall:
     #: The hook (``"nentang_plugin_enable"``) or GraphQL field (``"Query.feedbackItems"``) called,
     #: for messages and logs.
     entry: str
+    #: The tables this code may touch: the plugin's own and those its declared dependencies publish.
+    #: The runtime guard and SQLite's authorizer refuse every other table while the call runs.
+    tables: frozenset[str] = frozenset()
 
 
 _CURRENT: Final[ContextVar[PluginCall | None]] = ContextVar("nentang.plugin_call", default=None)
