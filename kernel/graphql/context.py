@@ -12,9 +12,10 @@ which asks :meth:`GraphQLContext.plugin_request` for a view bound to the plugin 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -28,7 +29,7 @@ from nentang.kernel.graphql.pagination import check_first
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.plugins.context import KernelTenantContext, tenant_ref
-from nentang.kernel.plugins.running import plugin_call
+from nentang.kernel.plugins.running import on_behalf_of_plugin, plugin_call
 from nentang.kernel.runtime import Kernel
 from nentang.kernel.tenancy.models import path_ids
 from nentang.kernel.tenancy.service import TenantInfo
@@ -173,45 +174,58 @@ def _ignore(_code: str) -> None:
     return None
 
 
+#: Plugin request -> the request's context. Kept here, not on the request: the context leads to the
+#: whole kernel, and the request is the plugin's object.
+_CONTEXTS: Final[weakref.WeakKeyDictionary[PluginRequest, GraphQLContext]] = weakref.WeakKeyDictionary()
+
+
 @final
 class PluginRequest:
-    """The kernel's :class:`nentang.sdk.graphql.GraphQLRequest`: one plugin's view of one request."""
+    """The kernel's :class:`nentang.sdk.graphql.GraphQLRequest`: one plugin's view of one request.
 
-    __slots__ = ("_ctx", "_tenant", "plugin")
+    Its attributes are the plugin's name and its tenant; the request's context (and through it
+    the kernel) is looked up in this module, so no attribute of the request reaches it."""
+
+    __slots__ = ("__weakref__", "_tenant", "plugin")
 
     def __init__(self, ctx: GraphQLContext, plugin: str) -> None:
-        self._ctx = ctx
+        _CONTEXTS[self] = ctx
         self._tenant: TenantRef | None = None
         self.plugin = plugin
 
     @property
     def tenant(self) -> TenantRef:
         if self._tenant is None:
-            self._tenant = tenant_ref(self._ctx.tenant)
+            self._tenant = tenant_ref(_CONTEXTS[self].tenant)
         return self._tenant
 
     @property
     def actor(self) -> str:
-        return self._ctx.caller.principal
+        return _CONTEXTS[self].caller.principal
 
     @property
     def authenticated(self) -> bool:
-        return self._ctx.caller.authenticated
+        return _CONTEXTS[self].caller.authenticated
 
     @property
     def settings(self) -> Mapping[str, Any]:
-        activations = self._ctx.kernel.plugins.dispatcher.activations.get(self._ctx.tenant.id)
+        ctx = _CONTEXTS[self]
+        with on_behalf_of_plugin():  # the activation cache may read kernel tables
+            activations = ctx.kernel.plugins.dispatcher.activations.get(ctx.tenant.id)
         return activations.settings.get(self.plugin, {})
 
     def has_permission(self, permission: str) -> bool:
-        return self._ctx.check(permission)
+        with on_behalf_of_plugin():
+            return _CONTEXTS[self].check(permission)
 
     def require_permission(self, permission: str) -> None:
-        self._ctx.require(permission)
+        with on_behalf_of_plugin():
+            _CONTEXTS[self].require(permission)
 
     async def run(self, work: Callable[[TenantContext], R]) -> R:
-        db = self._ctx.kernel.db
-        if self._ctx.reading and db.reads_in_process:
+        ctx = _CONTEXTS[self]
+        db = ctx.kernel.db
+        if ctx.reading and db.reads_in_process:
             # A query on the embedded database: a snapshot read that waits for no writer, cheaper
             # run here than handed to a worker thread (the hop alone costs more than the read).
             # Writes, and every read over the network (PostgreSQL), go to the thread pool; so does
@@ -225,15 +239,15 @@ class PluginRequest:
             # before reading, so its snapshot cannot go stale), in a thread where waiting is harmless.
             return await run_in_threadpool(self._run, work, db.tenant(self.tenant.id))
         session = db.tenant(self.tenant.id)
-        if self._ctx.reading:
+        if ctx.reading:
             reading_only(session)
         return await run_in_threadpool(self._run, work, session)
 
     def _run(self, work: Callable[[TenantContext], R], session: Session) -> R:
-        kernel, tenant = self._ctx.kernel, self.tenant
+        kernel, tenant = _CONTEXTS[self].kernel, self.tenant
         settings = self.settings
         tables = kernel.plugins.host.tables.get(self.plugin, frozenset())
-        with session, session.begin(), plugin_call(self.plugin, tenant.id, "graphql", tables):
+        with session, session.begin():
             context = KernelTenantContext(
                 tenant=tenant,
                 plugin=self.plugin,
@@ -243,4 +257,7 @@ class PluginRequest:
                 authz=kernel.authz,
                 audit=kernel.audit,
             )
-            return work(context)
+            with plugin_call(self.plugin, tenant.id, "graphql", tables):
+                result = work(context)
+                session.flush()  # the plugin's changes are checked as the plugin's, before the commit
+            return result

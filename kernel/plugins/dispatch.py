@@ -35,8 +35,9 @@ from sqlalchemy import select
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.authz.service import Authorizer
 from nentang.kernel.data.database import Database
+from nentang.kernel.data.plugin_guard import failed_call
 from nentang.kernel.plugins import settings as plugin_settings
-from nentang.kernel.plugins.context import KernelTenantContext
+from nentang.kernel.plugins.context import KernelTenantContext, services_for
 from nentang.kernel.plugins.host import PluginHost
 from nentang.kernel.plugins.models import PluginActivation, PluginQuarantine
 from nentang.kernel.plugins.quarantine import ErrorBudget
@@ -116,8 +117,8 @@ class Dispatcher:
     ) -> None:
         self._db = db
         self._host = host
-        self._authz = authz
-        self._audit = audit
+        #: The handle contexts carry to the kernel services (``context.py``): no reference to them.
+        self._services = services_for(authz, audit)
         self.activations = activations
         self._budget = budget
         self._impls: dict[tuple[str, frozenset[str], int], tuple[HookImpl, ...]] = {}
@@ -202,12 +203,20 @@ class Dispatcher:
         self, hook: str, tenant: TenantRef, *, actor: str, session: Any, **kwargs: Any
     ) -> list[tuple[str, Any]]:
         results = []
-        authz, audit, get = self._authz, self._audit, kwargs.__getitem__
+        handle, get = self._services.handle, kwargs.__getitem__
         for plugin, function, argnames, settings, call in self._steps(hook, tenant.id):
-            kwargs["ctx"] = new_context(tenant, plugin, actor, settings, session, authz, audit)
+            kwargs["ctx"] = new_context(tenant, plugin, actor, settings, session, handle)
+            if session is not None:
+                session.flush()  # the kernel's pending changes are written as the kernel's
             token = enter(call)
             try:
                 result = function(*map(get, argnames))
+                if session is not None:
+                    session.flush()  # the plugin's, checked as the plugin's (runtime guard)
+            except BaseException:
+                if session is not None:
+                    failed_call(session, call)
+                raise
             finally:
                 leave(token)
             if result is not None:
@@ -278,10 +287,19 @@ class Dispatcher:
         the plugin's code (:mod:`nentang.kernel.plugins.running`) while it runs. :meth:`call_all`
         does the same inline.
         """
-        kwargs["ctx"] = new_context(tenant, call.plugin, actor, settings, session, self._authz, self._audit)
+        kwargs["ctx"] = new_context(tenant, call.plugin, actor, settings, session, self._services.handle)
+        if session is not None:
+            session.flush()
         token = enter(call)
         try:
-            return function(*map(kwargs.__getitem__, argnames))
+            result = function(*map(kwargs.__getitem__, argnames))
+            if session is not None:
+                session.flush()
+            return result
+        except BaseException:
+            if session is not None:
+                failed_call(session, call)
+            raise
         finally:
             leave(token)
 
@@ -295,8 +313,7 @@ def new_context(
     actor: str,
     settings: Mapping[str, Any],
     session: Any,
-    authz: Authorizer,
-    audit: AuditLog,
+    services: int,
 ) -> KernelTenantContext:
     """``KernelTenantContext(tenant=..., plugin=..., ...)``, built without the keyword-argument call.
 
@@ -309,8 +326,7 @@ def new_context(
     ctx.tenant = tenant
     ctx.plugin = plugin
     ctx.actor = actor
-    ctx._settings = settings
-    ctx._session = session
-    ctx._authz = authz
-    ctx._audit = audit
+    ctx.settings = settings
+    ctx.session = session
+    ctx._kernel = services
     return ctx
