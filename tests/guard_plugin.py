@@ -49,7 +49,7 @@ REFUSED: Final = {
     "ddl": "CreateTable",
 }
 #: Attacks on the kernel behind the context: each must find nothing (an AttributeError, named).
-UNREACHABLE: Final = ("ctx_authz", "ctx_audit", "ctx_db", "ctx_private_session", "request_ctx")
+UNREACHABLE: Final = ("ctx_authz", "ctx_audit", "ctx_db", "ctx_private_session", "request_ctx", "info_context_kernel")
 
 PROBE_CODE = '''
 import strawberry
@@ -290,6 +290,10 @@ async def _attack(info: strawberry.Info, name: str, target: int | None = None) -
     request = graphql_request(info)
     if name == "request_ctx":
         return repr(request._ctx)
+    if name == "info_context_kernel":
+        return repr(info.context.kernel)
+    if name == "info_context_private":
+        return repr(sorted(n for n in dir(info.context) if not n.startswith("__")))
     return await request.run(lambda ctx: run(ctx, name, target))
 
 

@@ -1,5 +1,5 @@
-"""What a plugin's objects lead to (#12 item 3): no attribute of its context or of its GraphQL request,
-public or private, one or two steps away, is a kernel service.
+"""What a plugin's objects lead to (#12 item 3): no attribute of its context, of its GraphQL request or
+of its resolver's ``info.context``, public or private, one or two steps away, is a kernel service.
 
 Not walked: the session (SQLAlchemy's: it leads to its engine, which is why the runtime guard sits
 on the engine, see ``plugin_guard.py``) and dunder attributes (``__globals__`` of a method leads to
@@ -68,6 +68,7 @@ class KeeperQuery:
     async def keeper_keep(self, info: strawberry.Info) -> str:
         request = graphql_request(info)
         KEPT["request"] = request
+        KEPT["info_context"] = info.context
 
         def work(ctx):
             KEPT["run_ctx"] = ctx
@@ -136,7 +137,7 @@ def test_no_attribute_of_a_hook_context_or_a_graphql_request_leads_to_the_kernel
             "keeper_keep": "kept"
         }
     kept = sys.modules["nentang_keeper.plugin"].KEPT
-    assert set(kept) == {"ctx", "request", "run_ctx"}
+    assert set(kept) == {"ctx", "request", "run_ctx", "info_context"}
     for name, obj in kept.items():
         assert list(reachable(obj)), name  # the walk saw something
         assert kernel_objects(obj) == [], name

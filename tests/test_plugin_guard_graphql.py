@@ -15,7 +15,7 @@ from nentang.kernel.settings import Settings
 from tests.conftest import Tree
 from tests.graphql_fixtures import GraphQL, token_for
 from tests.guard_fixtures import snapshot, sneaked
-from tests.guard_plugin import REFUSED
+from tests.guard_plugin import REFUSED, UNREACHABLE
 from tests.identity_fixtures import identity_settings
 
 QUERY = "query($name: String!, $target: Int) { probe_attack(name: $name, target: $target) }"
@@ -71,9 +71,13 @@ def test_a_resolver_reads_its_tenants_rows_only_however_it_rewrites_session_info
     assert snapshot(probed) == before and sneaked() == []
 
 
-@pytest.mark.parametrize("name", ["ctx_authz", "ctx_audit", "ctx_db", "ctx_private_session", "request_ctx"])
-def test_no_attribute_of_the_context_or_the_request_reaches_the_kernel(gql: GraphQL, name: str) -> None:
+@pytest.mark.parametrize("name", UNREACHABLE)
+def test_no_attribute_of_the_context_the_request_or_info_context_reaches_the_kernel(gql: GraphQL, name: str) -> None:
     for document in (QUERY, MUTATION):
         data, errors = attack(gql, document, name)
-        assert data is None and len(errors) == 1
+        assert data is None and len(errors) == 1, (data, errors)
         assert "Authorizer" not in errors[0]["message"] and "GraphQLContext" not in errors[0]["message"]
+
+
+def test_info_context_of_a_plugin_resolver_offers_graphql_request_alone(gql: GraphQL) -> None:
+    assert attack(gql, QUERY, "info_context_private") == ({"probe_attack": repr(["plugin_request"])}, [])

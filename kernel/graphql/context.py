@@ -26,6 +26,7 @@ from strawberry.dataloader import DataLoader
 from nentang.kernel.data.inline_reads import is_busy
 from nentang.kernel.data.sqlite_begin import reading_only
 from nentang.kernel.graphql.pagination import check_first
+from nentang.kernel.graphql.plugin_view import PluginInfoContext, new_view
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.plugins.context import KernelTenantContext, tenant_ref
@@ -61,8 +62,10 @@ class LoaderSpec(Generic[K, V]):
 @final
 class GraphQLContext:
     __slots__ = (
+        "__weakref__",
         "_loaders",
         "_plugin_requests",
+        "_plugin_view",
         "caller",
         "kernel",
         "reader",
@@ -102,6 +105,7 @@ class GraphQLContext:
         self.reading = reading
         self._loaders: dict[LoaderSpec[Any, Any], DataLoader[Any, Any]] = {}
         self._plugin_requests: dict[str, PluginRequest] = {}
+        self._plugin_view: PluginInfoContext | None = None
 
     # -- permissions ------------------------------------------------------------------------------
 
@@ -159,6 +163,12 @@ class GraphQLContext:
 
     # -- plugins ----------------------------------------------------------------------------------
 
+    def plugin_view(self) -> PluginInfoContext:
+        """What a plugin's resolver finds as ``info.context`` (``plugin_view.py``)."""
+        if self._plugin_view is None:
+            self._plugin_view = new_view(self)
+        return self._plugin_view
+
     def plugin_request(self, info: Any) -> PluginRequest:
         """The provider behind :func:`nentang.sdk.graphql.graphql_request`."""
         owner = self.served.owner(info.path.typename, info.field_name)
@@ -175,8 +185,16 @@ def _ignore(_code: str) -> None:
 
 
 #: Plugin request -> the request's context. Kept here, not on the request: the context leads to the
-#: whole kernel, and the request is the plugin's object.
-_CONTEXTS: Final[weakref.WeakKeyDictionary[PluginRequest, GraphQLContext]] = weakref.WeakKeyDictionary()
+#: whole kernel, and the request is the plugin's object. Weak both ways: the context holds its
+#: plugin requests, so a strong value would keep both alive for ever.
+_CONTEXTS: Final[weakref.WeakKeyDictionary[PluginRequest, weakref.ref[GraphQLContext]]] = weakref.WeakKeyDictionary()
+
+
+def _context(request: PluginRequest) -> GraphQLContext:
+    context = _CONTEXTS[request]()
+    if context is None:
+        raise RuntimeError("this request has ended")
+    return context
 
 
 @final
@@ -189,41 +207,41 @@ class PluginRequest:
     __slots__ = ("__weakref__", "_tenant", "plugin")
 
     def __init__(self, ctx: GraphQLContext, plugin: str) -> None:
-        _CONTEXTS[self] = ctx
+        _CONTEXTS[self] = weakref.ref(ctx)
         self._tenant: TenantRef | None = None
         self.plugin = plugin
 
     @property
     def tenant(self) -> TenantRef:
         if self._tenant is None:
-            self._tenant = tenant_ref(_CONTEXTS[self].tenant)
+            self._tenant = tenant_ref(_context(self).tenant)
         return self._tenant
 
     @property
     def actor(self) -> str:
-        return _CONTEXTS[self].caller.principal
+        return _context(self).caller.principal
 
     @property
     def authenticated(self) -> bool:
-        return _CONTEXTS[self].caller.authenticated
+        return _context(self).caller.authenticated
 
     @property
     def settings(self) -> Mapping[str, Any]:
-        ctx = _CONTEXTS[self]
+        ctx = _context(self)
         with on_behalf_of_plugin():  # the activation cache may read kernel tables
             activations = ctx.kernel.plugins.dispatcher.activations.get(ctx.tenant.id)
         return activations.settings.get(self.plugin, {})
 
     def has_permission(self, permission: str) -> bool:
         with on_behalf_of_plugin():
-            return _CONTEXTS[self].check(permission)
+            return _context(self).check(permission)
 
     def require_permission(self, permission: str) -> None:
         with on_behalf_of_plugin():
-            _CONTEXTS[self].require(permission)
+            _context(self).require(permission)
 
     async def run(self, work: Callable[[TenantContext], R]) -> R:
-        ctx = _CONTEXTS[self]
+        ctx = _context(self)
         db = ctx.kernel.db
         if ctx.reading and db.reads_in_process:
             # A query on the embedded database: a snapshot read that waits for no writer, cheaper
@@ -244,7 +262,7 @@ class PluginRequest:
         return await run_in_threadpool(self._run, work, session)
 
     def _run(self, work: Callable[[TenantContext], R], session: Session) -> R:
-        kernel, tenant = _CONTEXTS[self].kernel, self.tenant
+        kernel, tenant = _context(self).kernel, self.tenant
         settings = self.settings
         tables = kernel.plugins.host.tables.get(self.plugin, frozenset())
         with session, session.begin():
