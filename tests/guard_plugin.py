@@ -262,6 +262,22 @@ def own_rows(ctx):
     return sorted(body for body in ctx.session.scalars(select(Note.body)))
 
 
+def own_functions(ctx):
+    """What a plugin may do with its own table: aggregates, string functions, get, add."""
+    counted = ctx.session.execute(
+        select(func.count(), func.max(func.length(Note.body)), func.coalesce(func.min(func.lower(Note.body)), ""))
+    ).one()
+    found = ctx.session.get(Note, (ctx.tenant.id, 1))
+    ctx.session.add(Note(id=5, body="added"))
+    return (tuple(counted), found.body, sorted(ctx.session.scalars(select(Note.body))))
+
+
+def add_then_fail(ctx):
+    """Leave a kernel row pending and raise: the caller may commit anyway."""
+    ctx.session.add(Grant(id=998, principal="user:probe", role_id=1, tenant_id=ctx.tenant.id))
+    raise RuntimeError("the probe fails on purpose")
+
+
 ATTACKS = {name: value for name, value in list(globals().items()) if callable(value) and not name.startswith("_")}
 
 

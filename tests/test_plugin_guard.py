@@ -26,6 +26,31 @@ def test_the_plugin_reads_its_own_rows_and_only_its_tenants(probed: Kernel, tree
     assert attack_hook(probed, tree, "own_rows") == repr(["note of 00001"])
 
 
+def test_the_guard_leaves_a_plugin_its_own_table_and_the_allowed_functions(probed: Kernel, tree: Tree) -> None:
+    counted = (1, 13, "note of 00001")
+    assert attack_hook(probed, tree, "own_functions") == repr((counted, "note of 00001", ["added", "note of 00001"]))
+    mine = [n for n in snapshot(probed)["notes"] if n[0] == tree.c1.id]
+    assert mine == [(tree.c1.id, 1, "note of 00001"), (tree.c1.id, 5, "added")]
+
+
+def test_changes_left_by_a_failed_call_are_still_checked_as_the_plugins(probed: Kernel, tree: Tree) -> None:
+    from nentang.kernel.plugins.context import tenant_ref
+    from nentang.sdk.events import Event
+
+    before = snapshot(probed)
+    event = Event(id=1, type="probe.attack", tenant_id=tree.c1.id, payload={"attack": "add_then_fail"})
+    with (
+        probed.db.tenant(tree.c1.id) as session,
+        pytest.raises(ScopeViolation, match="change to table kernel_grant"),
+        session.begin(),
+        pytest.raises(RuntimeError, match="on purpose"),  # the kernel's caller shrugs, and commits
+    ):
+        probed.plugins.dispatcher.call_all(
+            "nentang_event_received", tenant_ref(tree.c1), actor="system:tests", session=session, event=event
+        )
+    assert snapshot(probed) == before
+
+
 @pytest.mark.parametrize("attack", sorted(REFUSED))
 def test_each_way_around_the_guard_is_refused_and_changes_nothing(probed: Kernel, tree: Tree, attack: str) -> None:
     before = snapshot(probed)
