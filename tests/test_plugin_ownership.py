@@ -78,7 +78,12 @@ def test_a_plugin_owns_its_classes_migrations_and_unowned_imports_and_what_it_re
     plugin_factory.make(
         "alpha",
         ALPHA,
-        extra_files={"models.py": MODELS, "migrations/__init__.py": "", "migrations/a0001.py": MIGRATION},
+        extra_files={
+            "models.py": MODELS,
+            "migrations/__init__.py": "",
+            "migrations/a0001.py": MIGRATION,
+            "migrations/a0002.py": "def upgrade(:\n    op.create_table('alpha_broken')\n",  # not Python: ignored
+        },
     )
     info = plugin_factory.root / "nentang_alpha-0.1.0.dist-info" / "entry_points.txt"
     info.write_text(info.read_text() + "\n[nentang.migrations]\nalpha = nentang_alpha.migrations\n")

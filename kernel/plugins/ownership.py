@@ -16,6 +16,8 @@ A plugin ``p`` owns:
   NenTang itself (a shared model library; the test suite's fixture models), unless the kernel, or
   another plugin by its name, owns them.
 
+Classes are found in the plugin's modules as they stand when it is registered: a model module the
+plugin imports only later, inside a function, adds nothing (its migrations still name the table).
 Kernel tables (``kernel_*``, ``alembic_version``) are never a plugin's. A plugin that declares
 ``[requires]`` may also touch what those plugins own: it reads them through their published API
 (``nentang_feedback.api``), whose code runs as the requiring plugin's.
