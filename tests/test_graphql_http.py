@@ -322,7 +322,7 @@ def test_a_signed_in_user_names_a_tenant_where_they_stand(http: TestClient, kern
     foreign = gql.post("{ me { principal } }", tenant="02")
     assert foreign.status_code == 403 and codes(foreign) == ["tenant.forbidden"]
     no_csrf = http.post("/graphql", json={"query": "{ me { principal } }"}, headers={"X-Tenant": "01"})
-    assert no_csrf.status_code == 403 and no_csrf.json()["error"]["code"] == "auth.csrf"
+    assert no_csrf.status_code == 403 and codes(no_csrf) == ["auth.csrf"]
     http.post("/auth/logout", headers=csrf)
     login = http.post("/auth/login", json={"username": "clerk.tq", "password": PASSWORD})
     clerk = GraphQL(http, headers={"X-CSRF-Token": login.json()["csrf_token"]})

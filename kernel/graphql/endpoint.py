@@ -38,14 +38,13 @@ from nentang.kernel.graphql import errors as codes
 from nentang.kernel.graphql.context import GraphQLContext
 from nentang.kernel.graphql.engine import GraphQLEngine
 from nentang.kernel.graphql.errors import RequestError, format_errors, original_of
+from nentang.kernel.graphql.media import GRAPHQL_RESPONSE, JSON, negotiate
 from nentang.kernel.graphql.served import ServedSchema
 from nentang.kernel.http.request_text import MAX_JSON_DEPTH, UnsafeText, check_json
 from nentang.kernel.http.state import caller_of
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.tenancy.service import TenantInfo
 
-GRAPHQL_RESPONSE: Final = "application/graphql-response+json"
-JSON: Final = "application/json"
 TENANT_HEADER: Final = "x-tenant"
 
 
@@ -220,28 +219,6 @@ class GraphQLEndpoint:
 def _unavailable(media: str) -> JSONResponse:
     body = {"errors": [codes.error_dict(UNAVAILABLE_MESSAGE, UNAVAILABLE)]}
     return JSONResponse(body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}, media_type=media)
-
-
-def negotiate(accept: str | None) -> str:
-    """``application/graphql-response+json`` when accepted at least as much as JSON, else JSON."""
-    if not accept:
-        return JSON
-    weights: dict[str, float] = {}
-    for item in accept.split(","):
-        media, *parameters = (part.strip() for part in item.split(";"))
-        weight = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        weights[media.lower()] = weight
-    preferred = weights.get(GRAPHQL_RESPONSE, 0.0)
-    if preferred > 0 and preferred >= max(weights.get(JSON, 0.0), weights.get("application/*", 0.0)):
-        return GRAPHQL_RESPONSE
-    return JSON
 
 
 def _too_large(limit: int) -> RequestError:
