@@ -152,3 +152,10 @@ def client(kernel: Kernel) -> Iterator[TestClient]:
     """The real app in process, over HTTP semantics (Starlette's TestClient drives httpx)."""
     with TestClient(create_app(kernel), raise_server_exceptions=False) as http:
         yield http
+
+
+@pytest.fixture
+def https_client(kernel: Kernel) -> Iterator[TestClient]:
+    """:func:`client` over https: the session cookie (``Secure``) goes back, as from a browser."""
+    with TestClient(create_app(kernel), base_url="https://testserver", raise_server_exceptions=False) as http:
+        yield http

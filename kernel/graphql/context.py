@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
+from nentang.kernel.audit.refusals import aimed_at
 from nentang.kernel.data.inline_reads import is_busy
 from nentang.kernel.data.sqlite_begin import reading_only
 from nentang.kernel.graphql.pagination import check_first
@@ -122,7 +123,12 @@ class GraphQLContext:
     def require(self, permission: str, tenant_id: int | None = None) -> None:
         """Raise ``auth.required`` for an anonymous caller, ``permission.denied`` for one without it."""
         self.signed_in()
-        self.kernel.authz.require(self.caller.principal, self.tenant.id if tenant_id is None else tenant_id, permission)
+        where = self.tenant.id if tenant_id is None else tenant_id
+        try:
+            self.kernel.authz.require(self.caller.principal, where, permission)
+        except PermissionDenied as refusal:
+            aimed_at(refusal, where)
+            raise
 
     def require_at(self, permission: str, tenant: TenantInfo) -> None:
         """:meth:`require` at a tenant already loaded: the grant check reads the ancestors from the
@@ -132,9 +138,11 @@ class GraphQLContext:
         authz = self.kernel.authz
         on_path, allows = frozenset(path_ids(tenant.path)), authz.model.allows
         if not any(t in on_path and allows(role, permission) for t, role in authz.grants.get(self.caller.principal)):
-            raise PermissionDenied(
+            refusal = PermissionDenied(
                 f"{self.caller.principal} may not {permission!r} at tenant {tenant.code!r}", code="permission.denied"
             )
+            aimed_at(refusal, tenant.id)
+            raise refusal
 
     # -- helpers for resolvers --------------------------------------------------------------------
 
