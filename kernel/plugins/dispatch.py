@@ -35,8 +35,9 @@ from sqlalchemy import select
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.authz.service import Authorizer
 from nentang.kernel.data.database import Database
+from nentang.kernel.data.plugin_guard import failed_call
 from nentang.kernel.plugins import settings as plugin_settings
-from nentang.kernel.plugins.context import KernelTenantContext
+from nentang.kernel.plugins.context import KernelTenantContext, services_for
 from nentang.kernel.plugins.host import PluginHost
 from nentang.kernel.plugins.models import PluginActivation, PluginQuarantine
 from nentang.kernel.plugins.quarantine import ErrorBudget
@@ -116,8 +117,8 @@ class Dispatcher:
     ) -> None:
         self._db = db
         self._host = host
-        self._authz = authz
-        self._audit = audit
+        #: The handle contexts carry to the kernel services (``context.py``): no reference to them.
+        self._services = services_for(authz, audit)
         self.activations = activations
         self._budget = budget
         self._impls: dict[tuple[str, frozenset[str], int], tuple[HookImpl, ...]] = {}
@@ -164,13 +165,14 @@ class Dispatcher:
             return plan.steps
         generation = self._host.generation  # read first: a change while building makes the plan stale at once
         impls = self._implementations(hook, source.enabled.intersection(self._host.plugins), generation)
+        tables = self._host.tables
         steps = tuple(
             (
                 impl.plugin_name,
                 impl.function,
                 tuple(impl.argnames),
                 source.settings.get(impl.plugin_name, {}),
-                PluginCall(impl.plugin_name, tenant_id, hook),
+                PluginCall(impl.plugin_name, tenant_id, hook, tables.get(impl.plugin_name, frozenset())),
             )
             for impl in impls
         )
@@ -201,12 +203,20 @@ class Dispatcher:
         self, hook: str, tenant: TenantRef, *, actor: str, session: Any, **kwargs: Any
     ) -> list[tuple[str, Any]]:
         results = []
-        authz, audit, get = self._authz, self._audit, kwargs.__getitem__
+        handle, get = self._services.handle, kwargs.__getitem__
         for plugin, function, argnames, settings, call in self._steps(hook, tenant.id):
-            kwargs["ctx"] = new_context(tenant, plugin, actor, settings, session, authz, audit)
+            kwargs["ctx"] = new_context(tenant, plugin, actor, settings, session, handle)
+            if session is not None:
+                session.flush()  # the kernel's pending changes are written as the kernel's
             token = enter(call)
             try:
                 result = function(*map(get, argnames))
+                if session is not None:
+                    session.flush()  # the plugin's, checked as the plugin's (runtime guard)
+            except BaseException:
+                if session is not None:
+                    failed_call(session, call)
+                raise
             finally:
                 leave(token)
             if result is not None:
@@ -236,7 +246,7 @@ class Dispatcher:
         caller = getattr(self._host.pm.hook, hook)
         for impl in caller.get_hookimpls():
             if impl.plugin_name == plugin:
-                call = PluginCall(plugin, tenant.id, hook)
+                call = PluginCall(plugin, tenant.id, hook, self._host.tables.get(plugin, frozenset()))
                 return self._invoke(
                     call, impl.function, tuple(impl.argnames), plugin_settings, tenant, actor, session, kwargs
                 )
@@ -277,10 +287,19 @@ class Dispatcher:
         the plugin's code (:mod:`nentang.kernel.plugins.running`) while it runs. :meth:`call_all`
         does the same inline.
         """
-        kwargs["ctx"] = new_context(tenant, call.plugin, actor, settings, session, self._authz, self._audit)
+        kwargs["ctx"] = new_context(tenant, call.plugin, actor, settings, session, self._services.handle)
+        if session is not None:
+            session.flush()
         token = enter(call)
         try:
-            return function(*map(kwargs.__getitem__, argnames))
+            result = function(*map(kwargs.__getitem__, argnames))
+            if session is not None:
+                session.flush()
+            return result
+        except BaseException:
+            if session is not None:
+                failed_call(session, call)
+            raise
         finally:
             leave(token)
 
@@ -294,8 +313,7 @@ def new_context(
     actor: str,
     settings: Mapping[str, Any],
     session: Any,
-    authz: Authorizer,
-    audit: AuditLog,
+    services: int,
 ) -> KernelTenantContext:
     """``KernelTenantContext(tenant=..., plugin=..., ...)``, built without the keyword-argument call.
 
@@ -308,8 +326,7 @@ def new_context(
     ctx.tenant = tenant
     ctx.plugin = plugin
     ctx.actor = actor
-    ctx._settings = settings
-    ctx._session = session
-    ctx._authz = authz
-    ctx._audit = audit
+    ctx.settings = settings
+    ctx.session = session
+    ctx._kernel = services
     return ctx
