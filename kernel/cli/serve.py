@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from nentang.kernel.cli.context import load_settings, open_kernel, reports_errors
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.bootstrap import AdminBootstrap, ensure_administrator
+from nentang.kernel.plugins.secrets import SecretBox
 from nentang.kernel.tenancy.seed import CENTRAL_CODE, seed_national_tree
 
 DEMO_DATABASE_URL = "sqlite:///var/nentang.db"
@@ -48,6 +49,7 @@ def serve(
     each new one serving before the old one stops (docs/plugins-operations.md).
     """
     settings = load_settings()  # fail early, in this process, on bad NENTANG_* values
+    SecretBox.for_settings(settings).require()  # and on a missing or malformed secrets key
     uvicorn.run(
         "nentang.kernel.http.server:app_from_environ",
         factory=True,
