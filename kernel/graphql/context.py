@@ -232,7 +232,8 @@ class PluginRequest:
     def _run(self, work: Callable[[TenantContext], R], session: Session) -> R:
         kernel, tenant = self._ctx.kernel, self.tenant
         settings = self.settings
-        with session, session.begin(), plugin_call(self.plugin, tenant.id, "graphql"):
+        tables = kernel.plugins.host.tables.get(self.plugin, frozenset())
+        with session, session.begin(), plugin_call(self.plugin, tenant.id, "graphql", tables):
             context = KernelTenantContext(
                 tenant=tenant,
                 plugin=self.plugin,

@@ -166,13 +166,14 @@ class Dispatcher:
             return plan.steps
         generation = self._host.generation  # read first: a change while building makes the plan stale at once
         impls = self._implementations(hook, source.enabled.intersection(self._host.plugins), generation)
+        tables = self._host.tables
         steps = tuple(
             (
                 impl.plugin_name,
                 impl.function,
                 tuple(impl.argnames),
                 source.settings.get(impl.plugin_name, {}),
-                PluginCall(impl.plugin_name, tenant_id, hook),
+                PluginCall(impl.plugin_name, tenant_id, hook, tables.get(impl.plugin_name, frozenset())),
             )
             for impl in impls
         )
@@ -238,7 +239,7 @@ class Dispatcher:
         caller = getattr(self._host.pm.hook, hook)
         for impl in caller.get_hookimpls():
             if impl.plugin_name == plugin:
-                call = PluginCall(plugin, tenant.id, hook)
+                call = PluginCall(plugin, tenant.id, hook, self._host.tables.get(plugin, frozenset()))
                 return self._invoke(
                     call, impl.function, tuple(impl.argnames), plugin_settings, tenant, actor, session, kwargs
                 )

@@ -24,6 +24,7 @@ import structlog
 
 from nentang.kernel.plugins.approval import Approval, load_registry, verify_installed
 from nentang.kernel.plugins.discovery import Candidate, discover
+from nentang.kernel.plugins.ownership import plugin_tables
 from nentang.sdk import hookspecs  # the module nentang/sdk/hookspecs.py, the hook contract
 from nentang.sdk._markers import PROJECT
 from nentang.sdk.manifest import Finding, Manifest
@@ -83,6 +84,8 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, LoadedPlugin] = {}
         self.quarantined: dict[str, Quarantined] = {}
+        #: The tables each registered plugin may touch (``ownership.py``), replaced as a whole on change.
+        self.tables: dict[str, frozenset[str]] = {}
         #: Increases whenever the set of registered plugins changes; dispatch caches key on it.
         self.generation = 0
         self._lock = threading.RLock()
@@ -123,6 +126,7 @@ class PluginHost:
                 outcome = self._admit(candidate, approvals)
                 (registered if outcome else quarantined).append(candidate.name)
             if registered:
+                self.tables = plugin_tables(self.plugins, self.quarantined)
                 self.generation += 1
                 for listener in self._listeners:
                     listener()

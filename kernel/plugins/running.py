@@ -57,9 +57,9 @@ def leave(token: Token[PluginCall | None]) -> None:
 
 
 @contextmanager
-def plugin_call(plugin: str, tenant_id: int, entry: str) -> Iterator[PluginCall]:
-    """Run the block as ``plugin``'s code for the tenant."""
-    call = PluginCall(plugin, tenant_id, entry)
+def plugin_call(plugin: str, tenant_id: int, entry: str, tables: frozenset[str] = frozenset()) -> Iterator[PluginCall]:
+    """Run the block as ``plugin``'s code for the tenant, touching only ``tables``."""
+    call = PluginCall(plugin, tenant_id, entry, tables)
     token = _CURRENT.set(call)
     try:
         yield call
