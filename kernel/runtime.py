@@ -114,6 +114,7 @@ class Kernel:
         """
         if self._started:
             return
+        self.plugins.secrets.require()  # production serves only with a key for plugin secrets
         self.authz.load()
         self.plugins.scan()
         self.watcher.start()

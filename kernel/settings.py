@@ -58,6 +58,11 @@ class Settings:
     #: Seconds before an event whose delivery had a plugin failure is offered again (doubled per
     #: failed round, at most five minutes); the tenant's later events wait meanwhile.
     events_retry_delay: float = 1.0
+    #: Fernet keys (comma-separated, the first seals) for plugin secrets at rest; required in
+    #: production. Unset in development: a key file in the instance folder (``plugins/secrets.py``).
+    secrets_key: str | None = field(default=None, repr=False)
+    #: Development only: where the generated key lives (``None``: beside the SQLite database, else ``var/``).
+    secrets_key_file: Path | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -93,6 +98,7 @@ class Settings:
             identity=IdentitySettings.from_environ(environ),
             graphql=GraphQLSettings.from_environ(environ),
             events_background=_FLAGS[raw_events],
+            secrets_key=environ.get("NENTANG_SECRETS_KEY") or None,
         )
 
 

@@ -42,6 +42,7 @@ from nentang.kernel.plugins.host import PluginHost
 from nentang.kernel.plugins.models import PluginActivation, PluginQuarantine
 from nentang.kernel.plugins.quarantine import ErrorBudget
 from nentang.kernel.plugins.running import PluginCall, enter, leave
+from nentang.kernel.plugins.secrets import SecretBox
 from nentang.kernel.propagation.cache import LoadingCache
 from nentang.sdk.context import TenantRef
 from nentang.sdk.errors import NotFound
@@ -64,7 +65,7 @@ class Outcome:
     error: BaseException | None = None
 
 
-def activation_cache(db: Database, max_tenants: int = 50_000) -> LoadingCache[int, TenantPlugins]:
+def activation_cache(db: Database, secrets: SecretBox, max_tenants: int = 50_000) -> LoadingCache[int, TenantPlugins]:
     def load(tenant_id: int) -> TenantPlugins:
         with db.tenant(tenant_id) as session:
             rows = session.execute(
@@ -73,7 +74,8 @@ def activation_cache(db: Database, max_tenants: int = 50_000) -> LoadingCache[in
             quarantined = set(
                 session.scalars(select(PluginQuarantine.plugin).where(PluginQuarantine.tenant_id == tenant_id))
             )
-        usable = {plugin: plugin_settings.loads(text) for plugin, text in rows if plugin not in quarantined}
+        stored = {plugin: text for plugin, text in rows if plugin not in quarantined}
+        usable = {plugin: secrets.open_secrets(plugin_settings.loads(text)) for plugin, text in stored.items()}
         return TenantPlugins(enabled=frozenset(usable), settings=usable)
 
     return LoadingCache(load, max_tenants)
