@@ -350,11 +350,13 @@ def test_serve_refuses_zero_workers(database_url: str, no_uvicorn: list[dict[str
 
 
 def test_serve_in_production_refuses_a_missing_or_bad_secrets_key(
-    database_url: str, no_uvicorn: list[dict[str, Any]]
+    database_url: str, no_uvicorn: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    message = failed(nentang(database_url, "serve", NENTANG_SECRETS_KEY=None), "secrets.key")
+    registry = str(tmp_path / "registry.toml")
+    message = failed(nentang(database_url, "serve", NENTANG_SECRETS_KEY=None, NENTANG_REGISTRY=registry), "secrets.key")
     assert "NENTANG_SECRETS_KEY is required in production mode" in message
-    message = failed(nentang(database_url, "serve", NENTANG_SECRETS_KEY="not-a-fernet-key"), "secrets.key")
+    bad = {"NENTANG_SECRETS_KEY": "not-a-fernet-key", "NENTANG_REGISTRY": registry}
+    message = failed(nentang(database_url, "serve", **bad), "secrets.key")
     assert "URL-safe base64" in message
     assert no_uvicorn == []
 
