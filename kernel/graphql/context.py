@@ -28,7 +28,8 @@ from nentang.kernel.graphql.pagination import check_first
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.plugins.context import KernelTenantContext, tenant_ref
-from nentang.kernel.plugins.running import plugin_call
+from nentang.kernel.plugins.running import PluginCall, plugin_call
+from nentang.kernel.plugins.watchdog import on_plugin_thread
 from nentang.kernel.runtime import Kernel
 from nentang.kernel.tenancy.models import path_ids
 from nentang.kernel.tenancy.service import TenantInfo
@@ -210,24 +211,33 @@ class PluginRequest:
         self._ctx.require(permission)
 
     async def run(self, work: Callable[[TenantContext], R]) -> R:
+        if on_plugin_thread():  # the resolver runs under the watchdog, off the event loop: no hop
+            return self._run_here(work)
+        # Not from a plugin resolver wrapped by the kernel (a test, a script): a worker thread,
+        # still under the watchdog's deadline.
+        session = self._ctx.kernel.db.tenant(self.tenant.id)
+        if self._ctx.reading:
+            reading_only(session)
+        call = PluginCall(self.plugin, self.tenant.id, "graphql")
+        return await run_in_threadpool(self._ctx.kernel.plugins.watchdog.call, call, self._run, work, session)
+
+    def _run_here(self, work: Callable[[TenantContext], R]) -> R:
         db = self._ctx.kernel.db
         if self._ctx.reading and db.reads_in_process:
-            # A query on the embedded database: a snapshot read that waits for no writer, cheaper
-            # run here than handed to a worker thread (the hop alone costs more than the read).
-            # Writes, and every read over the network (PostgreSQL), go to the thread pool; so does
-            # a query's work that tried to write while another connection held the write lock.
+            # A query on the embedded database: a snapshot read that waits for no writer, on this
+            # plugin thread's kept connection (no pool). A query's work that tried to write while
+            # another connection held the write lock is rolled back and run again as a writer
+            # (IMMEDIATE: it queues for the lock before reading, so its snapshot cannot go stale).
             try:
                 return self._run(work, db.inline_read(self.tenant.id))
             except OperationalError as exc:
                 if not is_busy(exc):
                     raise
-            # It writes: again from the start, as a writer (IMMEDIATE: it queues for the lock
-            # before reading, so its snapshot cannot go stale), in a thread where waiting is harmless.
-            return await run_in_threadpool(self._run, work, db.tenant(self.tenant.id))
+            return self._run(work, db.tenant(self.tenant.id))
         session = db.tenant(self.tenant.id)
         if self._ctx.reading:
             reading_only(session)
-        return await run_in_threadpool(self._run, work, session)
+        return self._run(work, session)
 
     def _run(self, work: Callable[[TenantContext], R], session: Session) -> R:
         kernel, tenant = self._ctx.kernel, self.tenant

@@ -26,6 +26,7 @@ from nentang.kernel.plugins.activation import ActivationService
 from nentang.kernel.plugins.dispatch import Dispatcher, activation_cache
 from nentang.kernel.plugins.host import PluginHost, ScanReport
 from nentang.kernel.plugins.quarantine import ErrorBudget
+from nentang.kernel.plugins.watchdog import Watchdog
 from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
 from nentang.kernel.propagation.watcher import ChangeWatcher
@@ -49,8 +50,16 @@ class Plugins:
             search_path=list(settings.plugin_path) if settings.plugin_path is not None else None,
         )
         self.budget = ErrorBudget(db, audit, budget=settings.plugin_error_budget)
+        #: Deadlines of every plugin call, and the threads plugin resolvers run in.
+        self.watchdog = Watchdog(settings.plugin_calls)
         self.dispatcher = Dispatcher(
-            db=db, host=self.host, authz=authz, audit=audit, activations=activation_cache(db), budget=self.budget
+            db=db,
+            host=self.host,
+            authz=authz,
+            audit=audit,
+            activations=activation_cache(db),
+            budget=self.budget,
+            watchdog=self.watchdog,
         )
         self.activation = ActivationService(db=db, host=self.host, dispatcher=self.dispatcher, authz=authz, audit=audit)
         self._db = db
