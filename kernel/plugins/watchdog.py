@@ -41,7 +41,6 @@ import queue
 import threading
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Future
 from contextvars import Token
 from threading import get_ident
 from time import monotonic
@@ -78,6 +77,10 @@ class PluginTimeout(NentangError):
 
 #: A running call: what runs, and since when (``time.monotonic``).
 _Entry = tuple[PluginCall, float]
+#: One plugin's places in the plugin threads, on one event loop.
+_Gate = asyncio.Semaphore
+#: A resolver's job: the work, and the loop, future and gate to report to.
+_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]", _Gate]
 
 
 class Stopped(BaseException):
@@ -106,10 +109,10 @@ class Watchdog:
         self._tick = min(0.05, max(0.005, min((limits.deadline, *limits.deadlines.values())) / 10))
         self._monitor: threading.Thread | None = None
         self._closed = threading.Event()
-        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._idle = 0
-        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Gate]] = (
             weakref.WeakKeyDictionary()
         )
         self._log = structlog.get_logger("nentang.plugins")
@@ -238,28 +241,39 @@ class Watchdog:
     # -- resolvers: in a plugin thread, awaited with the deadline ---------------------------------
 
     async def run_resolver(self, call: PluginCall, resolve: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``resolve(*args, **kwargs)`` in a plugin thread (awaited there if it is a coroutine)."""
+        """``resolve(*args, **kwargs)`` in a plugin thread (awaited there if it is a coroutine).
+
+        On every GraphQL request's path, so it costs one cross-thread call each way: the job goes
+        through a queue, its outcome comes back with one ``call_soon_threadsafe`` that settles the
+        caller's future and frees the plugin's place; the deadline is one timer on this loop.
+        """
         seconds = self.limits.deadline_of(call.plugin)
         loop = asyncio.get_running_loop()
-        began = loop.time()
         gate = self._gate(loop, call.plugin)
+        left = seconds
+        if gate.locked():  # the plugin holds its share of threads: wait for a place, within the deadline
+            began = loop.time()
+            try:
+                await asyncio.wait_for(gate.acquire(), seconds)
+            except TimeoutError:
+                raise PluginTimeout(call, seconds, waiting=True) from None
+            left -= loop.time() - began
+        else:
+            await gate.acquire()  # free: returns at once
+        outcome: asyncio.Future[Any] = loop.create_future()
+        self._submit(lambda: self._resolve(call, resolve, args, kwargs), loop, outcome, gate)
+        timer = loop.call_later(max(left, 0) + GRACE_SECONDS, _expire, outcome)
         try:
-            await asyncio.wait_for(gate.acquire(), seconds)
-        except TimeoutError:
-            raise PluginTimeout(call, seconds, waiting=True) from None
-        future: Future[Any] = Future()
-        future.add_done_callback(lambda _: _release(loop, gate))
-        self._submit(future, lambda: self._resolve(call, resolve, args, kwargs))
-        left = seconds - (loop.time() - began)
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), max(left, 0) + GRACE_SECONDS)
-        except TimeoutError:
+            return await outcome
+        except _Expired:
             raise PluginTimeout(call, seconds) from None
+        finally:
+            timer.cancel()
 
     def _resolve(self, call: PluginCall, resolve: Callable[..., Any], args: Any, kwargs: Any) -> Any:
         return self.call(call, _resolved, resolve, args, kwargs)
 
-    def _gate(self, loop: asyncio.AbstractEventLoop, plugin: str) -> asyncio.Semaphore:
+    def _gate(self, loop: asyncio.AbstractEventLoop, plugin: str) -> _Gate:
         gates = self._gates.get(loop)
         if gates is None:
             gates = self._gates.setdefault(loop, {})
@@ -268,9 +282,12 @@ class Watchdog:
             gate = gates.setdefault(plugin, asyncio.Semaphore(self.limits.concurrency))
         return gate
 
-    def _submit(self, future: Future[Any], job: Callable[[], Any]) -> None:
+    def _submit(
+        self, job: Callable[[], Any], loop: asyncio.AbstractEventLoop, outcome: asyncio.Future[Any], gate: _Gate
+    ) -> None:
         with self._lock:
             if self._closed.is_set():
+                gate.release()
                 raise RuntimeError("the watchdog is closed")
             if self._idle <= 0 and len(self._threads) < self.limits.threads:
                 thread = threading.Thread(target=self._work, name=f"nentang-plugin-{len(self._threads)}", daemon=True)
@@ -278,21 +295,24 @@ class Watchdog:
                 self._idle += 1
                 thread.start()
             self._idle -= 1
-        self._jobs.put((future, job))
+        self._jobs.put((job, loop, outcome, gate))
 
     def _work(self) -> None:
         _local.plugin_thread = True
         own = _local.loop = asyncio.new_event_loop()
         self._wakes[get_ident()] = lambda: own.call_soon_threadsafe(_nothing)
         while (item := self._jobs.get()) is not None:
-            future, job = item
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(job())
-                except BaseException as exc:  # a Stopped that landed past the wrapper included
-                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+            job, loop, outcome, gate = item
+            error: BaseException | None = None
+            result = None
+            try:
+                result = job()
+            except BaseException as exc:  # a Stopped that landed past the wrapper included
+                error = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
             with self._lock:
                 self._idle += 1
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for it any more
+                loop.call_soon_threadsafe(_settle, outcome, gate, result, error)
 
     def close(self) -> None:
         """Stop the monitor and the plugin threads (a thread stuck in a plugin's C call is left)."""
@@ -303,9 +323,24 @@ class Watchdog:
             self._jobs.put(None)
 
 
-def _release(loop: asyncio.AbstractEventLoop, gate: asyncio.Semaphore) -> None:
-    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits on its gates any more
-        loop.call_soon_threadsafe(gate.release)
+class _Expired(Exception):
+    """The caller's wait for a resolver ran out (its thread did not report in time)."""
+
+
+def _expire(outcome: asyncio.Future[Any]) -> None:
+    if not outcome.done():
+        outcome.set_exception(_Expired())
+
+
+def _settle(outcome: asyncio.Future[Any], gate: _Gate, result: Any, error: BaseException | None) -> None:
+    """On the caller's loop: the plugin's thread is free again; hand over what it produced."""
+    gate.release()
+    if outcome.done():  # expired, or the request was cancelled
+        return
+    if error is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(result)
 
 
 def _resolved(resolve: Callable[..., Any], args: Any, kwargs: Any) -> Any:
