@@ -313,6 +313,8 @@ class Watchdog:
                 self._idle += 1
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for it any more
                 loop.call_soon_threadsafe(_settle, outcome, gate, result, error)
+        self._wakes.pop(get_ident(), None)
+        own.close()
 
     def close(self) -> None:
         """Stop the monitor and the plugin threads (a thread stuck in a plugin's C call is left)."""
