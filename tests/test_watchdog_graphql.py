@@ -209,3 +209,30 @@ def test_a_plugin_that_hangs_in_many_requests_holds_only_its_share_of_threads(
     assert running == ["Query.spinner_spin"] * 2
     assert status == 200 and body == {"data": {"polls_openCount": 3}}
     assert answered < DEADLINE / 2
+
+
+HANGING_CONTRIBUTION_CODE = """
+from nentang.sdk import hookimpl
+
+
+@hookimpl
+def nentang_graphql_contribute():
+    spins = 0
+    while True:
+        spins += 1
+"""
+
+
+def test_a_schema_hook_that_hangs_is_left_out_and_the_rest_serves(
+    plugin_factory: PluginFactory, make_kernel: KernelFactory, tree: Tree
+) -> None:
+    plugin_factory.make("hanging", HANGING_CONTRIBUTION_CODE)
+    plugin_factory.make("polls", POLLS_CODE)
+    kernel = make_kernel(plugin_calls=PluginCallLimits(deadline=0.3))
+    for plugin in ("hanging", "polls"):
+        kernel.plugins.activation.enable(actor=OPERATOR, plugin=plugin, tenant_code="00001", checked=False)
+    with TestClient(create_app(kernel), raise_server_exceptions=False) as client:
+        gql = GraphQL(client)
+        assert gql.data("{ polls_openCount }", token=token_for(kernel, "00001", "admin")) == {"polls_openCount": 3}
+        part = client.app.state.graphql.contributions.part("hanging", "0.1.0")  # type: ignore[attr-defined]
+    assert not part.usable and "PluginTimeout" in part.problems[0] and "deadline of 0.3 s" in part.problems[0]

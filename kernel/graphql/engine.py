@@ -35,7 +35,7 @@ class GraphQLEngine:
         self.settings = settings or _settings_of(kernel)
         #: Production hides field suggestions ("Did you mean ...?") from error messages.
         self.production = kernel.settings.mode == "production"
-        self.contributions = Contributions(kernel.plugins.host)
+        self.contributions = Contributions(kernel.plugins.host, kernel.plugins.watchdog)
         self.builder = SchemaBuilder(modules, self.contributions, self.settings, hide_suggestions=self.production)
         self.schemas = SchemaCache(
             self._build,
