@@ -176,8 +176,8 @@ class Watchdog:
         if token is not None:
             with contextlib.suppress(RuntimeError):  # the stop may have landed before the reset
                 leave(token)
-        fired = self._fired.get(thread)
-        call = fired[0][0] if fired is not None else PluginCall("unknown", 0, "unknown")
+        entry = self._fired.get(thread, (None, 0.0))[0] or self._running.get(thread)
+        call = entry[0] if entry is not None else PluginCall("unknown", 0, "unknown")
         return PluginTimeout(call, self.limits.deadline_of(call.plugin))
 
     def _leave(self, thread: int, entry: _Entry, outer: _Entry | None) -> None:
@@ -219,8 +219,9 @@ class Watchdog:
                     fired = self._fired.get(thread)
                     if fired is None or fired[0] is not entry or now - fired[1] >= REFIRE_SECONDS:
                         self._fire(thread, entry, first=fired is None or fired[0] is not entry, now=now)
-            with self._lock:  # forget stops of calls long over (their thread withdrew nothing: it was gone)
-                for thread in [t for t, (e, _at) in self._fired.items() if self._running.get(t) is not e]:
+            with self._lock:  # forget stops of calls long over (a thread that ended without withdrawing)
+                over = [t for t, (e, at) in self._fired.items() if self._running.get(t) is not e and now - at > 1]
+                for thread in over:
                     del self._fired[thread]
 
     def _fire(self, thread: int, entry: _Entry, *, first: bool, now: float) -> None:
