@@ -34,6 +34,8 @@ DEADLINE = 1.0
 PROBE_LIMIT = 0.100
 
 SPINNER_CODE = """
+import time
+
 import strawberry
 
 from nentang.sdk import GraphQLContribution, TenantContext, graphql_request, hookimpl
@@ -66,6 +68,11 @@ class SpinnerQuery:
     @strawberry.field
     async def spinner_run_spin(self, info: strawberry.Info) -> int:
         return await graphql_request(info).run(lambda ctx: spin("run work"))
+
+    @strawberry.field
+    def spinner_sleep(self) -> int:
+        time.sleep(3)  # blocked in C: the watchdog cannot interrupt it
+        return 0
 
     @strawberry.field
     async def spinner_hello(self, info: strawberry.Info) -> str:
@@ -187,18 +194,28 @@ def test_repeated_timeouts_quarantine_the_plugin_at_that_tenant_only(gql: GraphQ
 def test_a_plugin_that_hangs_in_many_requests_holds_only_its_share_of_threads(
     plugin_factory: PluginFactory, make_kernel: KernelFactory, tree: Tree
 ) -> None:
+    """Six requests to a field that blocks in C (``time.sleep``, which no exception interrupts):
+    two hold the plugin's share of threads, the four others wait for a place; every caller gets
+    ``plugin.timeout`` at the deadline all the same, and another plugin's field answers at once."""
     plugin_factory.make("spinner", SPINNER_CODE)
     plugin_factory.make("polls", POLLS_CODE)
     limits = PluginCallLimits(deadline=DEADLINE, threads=4, concurrency=2)
-    kernel = make_kernel(plugin_error_budget=100, plugin_calls=limits)
+    kernel = make_kernel(plugin_error_budget=3, plugin_calls=limits)
     for plugin in ("spinner", "polls"):
         kernel.plugins.activation.enable(actor=OPERATOR, plugin=plugin, tenant_code="00001", checked=False)
     token = token_for(kernel, "00001", "admin")
     with serving(kernel) as base_url:
-        hung = [threading.Thread(target=post, args=(base_url, "{ spinner_spin }", token)) for _ in range(6)]
+        answers: list[tuple[float, str]] = []
+
+        def hang() -> None:
+            start = time.monotonic()
+            body = post(base_url, "{ spinner_sleep }", token)[1]
+            answers.append((time.monotonic() - start, body["errors"][0]["message"]))
+
+        hung = [threading.Thread(target=hang) for _ in range(6)]
         for thread in hung:
             thread.start()
-        wait_until_running(kernel, "Query.spinner_spin")
+        wait_until_running(kernel, "Query.spinner_sleep")
         time.sleep(0.1)
         running = [call.entry for call in kernel.plugins.watchdog.running()]
         start = time.monotonic()
@@ -206,9 +223,24 @@ def test_a_plugin_that_hangs_in_many_requests_holds_only_its_share_of_threads(
         answered = time.monotonic() - start
         for thread in hung:
             thread.join(timeout=20)
-    assert running == ["Query.spinner_spin"] * 2
+        time.sleep(2.5)  # the sleeping threads come back
+        left_running = kernel.plugins.watchdog.running()
+    assert running == ["Query.spinner_sleep"] * 2
     assert status == 200 and body == {"data": {"polls_openCount": 3}}
     assert answered < DEADLINE / 2
+    assert all(took < DEADLINE + 1 for took, _message in answers)  # the callers did not wait for the sleep
+    assert (
+        sorted(message.split(" its deadline")[0] for _took, message in answers)
+        == [
+            "plugin 'spinner' ran longer than",
+        ]
+        * 2
+        + ["plugin 'spinner' waited for a free plugin thread longer than"] * 4
+    )
+    # the two that ran past the deadline were charged; the four that only waited were not, so the
+    # budget of 3 is not spent
+    assert kernel.plugins.dispatcher.enabled(tree.c1.id) == {"spinner", "polls"}
+    assert left_running == []
 
 
 HANGING_CONTRIBUTION_CODE = """

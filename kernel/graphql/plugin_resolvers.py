@@ -7,7 +7,8 @@ converted — in one of the watchdog's plugin threads (``kernel/plugins/watchdog
 the plugin's call ``Type.field``. Past the deadline the field's error is ``plugin.timeout``, naming
 the plugin, like any other resolver error (HTTP 200 with ``errors[]``, the rest of the response
 intact), and the plugin's error budget at the tenant is charged: repeated timeouts quarantine it
-there, and its fields then do not exist for that tenant.
+there, and its fields then do not exist for that tenant. A call that timed out waiting for a free
+place among the plugin's threads is not charged (it never ran).
 
 The wrapping is done on the graphql-core schema built for an enabled-plugin set, never on the
 plugin's strawberry classes (shared by every set, and checked alone in ``contributions.py``).
@@ -63,8 +64,11 @@ def _guarded(
         try:
             return await watchdog.run_resolver(call, resolve, root, info, **arguments)
         except PluginTimeout as timeout:
-            # counted like a failed hook: the quarantine (a database write) waits in a worker thread
-            await run_in_threadpool(budget.failed, plugin, tenant_ref(tenant), timeout)
+            # a call that ran past its deadline counts like a failed hook (the quarantine, a database
+            # write, waits in a worker thread); one that only waited for a place counts for nothing:
+            # a burst of requests must not quarantine a plugin that answers in time
+            if not timeout.waiting:
+                await run_in_threadpool(budget.failed, plugin, tenant_ref(tenant), timeout)
             raise
 
     setattr(guarded, _GUARDED, True)

@@ -73,6 +73,8 @@ class PluginTimeout(NentangError):
         self.plugin = call.plugin
         self.tenant_id = call.tenant_id
         self.entry = call.entry
+        #: It never ran: the plugin's share of threads stayed full until the deadline.
+        self.waiting = waiting
 
 
 #: A running call: what runs, and since when (``time.monotonic``).
@@ -124,12 +126,13 @@ class Watchdog:
     # plugin's own work) are watched innermost first; the outer one is watched again when the
     # inner one ends, from its own start.
 
-    def call(self, call: PluginCall, function: Callable[..., Any], *args: Any) -> Any:
-        """Run ``function(*args)`` here as ``call``: marked as the plugin's code, with its deadline."""
+    def call(self, call: PluginCall, function: Callable[..., Any], *args: Any, since: float | None = None) -> Any:
+        """Run ``function(*args)`` here as ``call``: marked as the plugin's code, with its deadline
+        counted from ``since`` (``time.monotonic()``; default: now)."""
         token = enter(call)
         thread, running = get_ident(), self._running
         outer = running.get(thread)
-        running[thread] = entry = (call, monotonic())
+        running[thread] = entry = (call, monotonic() if since is None else since)
         if self._monitor is None:
             self._start_monitor()
         try:
@@ -251,18 +254,21 @@ class Watchdog:
         seconds = self.limits.deadline_of(call.plugin)
         loop = asyncio.get_running_loop()
         gate = self._gate(loop, call.plugin)
+        began = monotonic()  # the deadline counts from here, waiting for a place included
         left = seconds
         if gate.locked():  # the plugin holds its share of threads: wait for a place, within the deadline
-            began = loop.time()
             try:
                 await asyncio.wait_for(gate.acquire(), seconds)
             except TimeoutError:
                 raise PluginTimeout(call, seconds, waiting=True) from None
-            left -= loop.time() - began
+            left -= monotonic() - began
+            if left < seconds / 100:  # a place came too late to run anything
+                gate.release()
+                raise PluginTimeout(call, seconds, waiting=True)
         else:
             await gate.acquire()  # free: returns at once
         outcome: asyncio.Future[Any] = loop.create_future()
-        self._submit(lambda: self._resolve(call, resolve, args, kwargs), loop, outcome, gate)
+        self._submit(lambda: self.call(call, _resolved, resolve, args, kwargs, since=began), loop, outcome, gate)
         timer = loop.call_later(max(left, 0) + GRACE_SECONDS, _expire, outcome)
         try:
             return await outcome
@@ -270,9 +276,6 @@ class Watchdog:
             raise PluginTimeout(call, seconds) from None
         finally:
             timer.cancel()
-
-    def _resolve(self, call: PluginCall, resolve: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-        return self.call(call, _resolved, resolve, args, kwargs)
 
     def _gate(self, loop: asyncio.AbstractEventLoop, plugin: str) -> _Gate:
         gates = self._gates.get(loop)
