@@ -180,6 +180,7 @@ class Kernel:
     def close(self) -> None:
         self.event_runner.stop()
         self.watcher.stop()
+        self.plugins.watchdog.close()
         if self.oidc is not None:
             self.oidc.close()
         self.db.dispose()
