@@ -45,6 +45,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+#: A fixed key for the kernels the tests run in production mode (which refuses to start without one).
+TEST_SECRETS_KEY = "3pwd-oVFfIrilLhYm3AooJknXMfkI8LaPhDgn9xwwUY="
+
+
 def make_settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, mode="development", extra_migration_locations=(NOTES_MIGRATIONS,))
 
@@ -151,4 +155,11 @@ def tree(kernel: Kernel) -> Tree:
 def client(kernel: Kernel) -> Iterator[TestClient]:
     """The real app in process, over HTTP semantics (Starlette's TestClient drives httpx)."""
     with TestClient(create_app(kernel), raise_server_exceptions=False) as http:
+        yield http
+
+
+@pytest.fixture
+def https_client(kernel: Kernel) -> Iterator[TestClient]:
+    """:func:`client` over https: the session cookie (``Secure``) goes back, as from a browser."""
+    with TestClient(create_app(kernel), base_url="https://testserver", raise_server_exceptions=False) as http:
         yield http
