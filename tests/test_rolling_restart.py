@@ -230,7 +230,11 @@ def test_serve_gives_a_new_worker_time_to_start_and_bounds_a_graceful_stop(
     """uvicorn's defaults (5 s to start a replacement, no limit on a stop) abandon or stall a roll."""
     handed: list[dict[str, object]] = []
     monkeypatch.setattr(serve_module.uvicorn, "run", lambda target, **kwargs: handed.append(kwargs))
-    env = {"NENTANG_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "NENTANG_LOG_FORMAT": "console"}
+    env = {
+        "NENTANG_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "NENTANG_LOG_FORMAT": "console",
+        "NENTANG_MODE": "development",  # production would also ask for the registry and the secrets key
+    }
     nentang(env, "serve", "--workers", "2")
     nentang(env, "serve", "--workers", "3", "--worker-start-timeout", "120", "--graceful-timeout", "5")
     assert [(h["timeout_worker_healthcheck"], h["timeout_graceful_shutdown"]) for h in handed] == [(60, 30), (120, 5)]
