@@ -17,8 +17,8 @@ plugin's table, 1,000 items for commune 00001):
   shape, its resolver doing the same ``SELECT``: every request parses and validates its document;
 - **ours** — ``create_app(kernel)``: a bearer API token checked, the tenant taken from the token and
   checked as serving, the tenant's schema (kernel + feedback), the plugin's resolver asking for
-  ``feedback.read`` and reading through a tenant-scoped session (row-level security on PostgreSQL;
-  on SQLite the read runs on the event loop, on PostgreSQL in a worker thread: see
+  ``feedback.read`` and reading through a tenant-scoped session (row-level security on PostgreSQL),
+  the resolver and its read in a plugin thread under the watchdog's deadline (see
   ``docs/graphql.md``, Performance).
 
 Two queries: **small** — ``feedback_items(first: 1)`` with five fields (``hasMore``, ``endCursor``
