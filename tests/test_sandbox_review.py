@@ -23,6 +23,7 @@ from nentang.kernel.identity.actor import Actor
 from nentang.kernel.plugins.approval import load_registry
 from nentang.sandbox import ReviewOptions, ReviewReport, append_approval, review
 from nentang.sandbox.ci import check_first_party
+from nentang.sandbox.isolation import Limits
 from nentang.sdk.errors import Conflict, PermissionDenied, ValidationFailed
 from tests.conftest import ON_POSTGRES, Tree
 from tests.plugin_factory import PluginFactory
@@ -51,7 +52,10 @@ HOSTILE = {
     "sneakyimport": {("static", "static.dynamic_import"), ("trace", "trace.forbidden_import")},
     "escape": {("trace", "trace.file_write")},
     "hog": {("limits", "limits.memory")},
+    "cpuspin": {("limits", "limits.cpu")},
 }
+#: Samples reviewed under smaller limits, so that the limit they provoke fires in seconds.
+LIMITS = {"cpuspin": Limits(cpu_seconds=6)}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +69,8 @@ def reviews(work_dirs: dict[str, Path]) -> dict[str, ReviewReport]:
     work folders kept (the digest test installs the built wheel)."""
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {
-            name: pool.submit(review, SAMPLES / name, ReviewOptions(work_dir=work)) for name, work in work_dirs.items()
+            name: pool.submit(review, SAMPLES / name, ReviewOptions(work_dir=work, limits=LIMITS.get(name, Limits())))
+            for name, work in work_dirs.items()
         }
         return {name: future.result() for name, future in futures.items()}
 

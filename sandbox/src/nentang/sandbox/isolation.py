@@ -21,14 +21,13 @@ Without bubblewrap the review says so: the process still gets a network namespac
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, final
+from typing import Final, final
 
 from nentang.sandbox.findings import ReviewFinding
 
@@ -186,100 +185,6 @@ def _works(command: list[str]) -> bool:
 
 def find_tools() -> tuple[str | None, str | None]:
     return shutil.which("bwrap"), shutil.which("unshare")
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class RunOutcome:
-    findings: list[dict[str, Any]]
-    trace: list[dict[str, str]]
-    timings: dict[str, float]
-    output: str
-    returncode: int
-    seconds: float
-
-
-def run(
-    sandbox: Sandbox,
-    *,
-    python: Path,
-    job: dict[str, Any],
-    out: Path,
-    scratch: Path,
-    limits: Limits,
-    env: dict[str, str],
-) -> RunOutcome:
-    """Run the runner in the sandbox with ``job``; collect its results, trace and output."""
-    import time
-
-    job = {**job, "limits": {k: v for k, v in asdict(limits).items() if k != "wall_seconds"}}
-    if sandbox.owner is None:
-        job["limits"]["processes"] = 0
-    job_file = out / f"job-{job['mode']}.json"
-    job_file.write_text(json.dumps(job), encoding="utf-8")
-    for name in ("result.json", "trace.jsonl"):
-        (out / name).unlink(missing_ok=True)
-    if sandbox.owner is not None:
-        for folder in (scratch, out):
-            for path in [folder, *folder.rglob("*")]:
-                os.chown(path, sandbox.owner, sandbox.owner)
-    command = [*sandbox.prefix, str(python), "-m", "nentang.sandbox.runner", str(job_file)]
-    start = time.perf_counter()
-    try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=limits.wall_seconds,
-            env=env,
-            cwd=scratch,
-            check=False,
-        )
-        returncode, output = done.returncode, (done.stdout or "") + (done.stderr or "")
-    except subprocess.TimeoutExpired as exc:
-        returncode = -9
-        output = _text(exc.stdout) + _text(exc.stderr) + f"\n[killed after {limits.wall_seconds:.0f} s]"
-    seconds = time.perf_counter() - start
-    result_file, trace_file = out / "result.json", out / "trace.jsonl"
-    result = json.loads(result_file.read_text(encoding="utf-8")) if result_file.exists() else {}
-    trace = []
-    if trace_file.exists():
-        for line in trace_file.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                trace.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    findings = list(result.get("findings", []))
-    if not result:
-        findings.append(_died(returncode, seconds, limits, output))
-    return RunOutcome(findings, trace, dict(result.get("timings", {})), output, returncode, seconds)
-
-
-def _died(returncode: int, seconds: float, limits: Limits, output: str) -> dict[str, Any]:
-    if returncode == -24 or "SIGXCPU" in output:
-        code, message = "limits.cpu", f"killed at the CPU limit ({limits.cpu_seconds} s)"
-    elif returncode == -9 and seconds >= limits.wall_seconds - 1:
-        code, message = "limits.timeout", f"killed after {limits.wall_seconds:.0f} s of wall-clock time"
-    elif "MemoryError" in output or returncode == -9:
-        code, message = "limits.memory", "killed or failed at the memory limit"
-    elif output.startswith("bwrap:"):
-        return {
-            "check": "sandbox",
-            "code": "sandbox.failed",
-            "location": "sandbox",
-            "message": f"bubblewrap could not start the sandbox: {output.strip()[:300]}",
-            "severity": "error",
-        }
-    else:
-        code, message = "limits.crashed", f"the sandboxed process died (status {returncode}) without a result"
-    return {"check": "limits", "code": code, "location": "sandbox", "message": message, "severity": "error"}
-
-
-def _text(value: bytes | str | None) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else value.decode(errors="replace")
 
 
 def sandbox_env(scratch: Path, secret: str) -> dict[str, str]:
