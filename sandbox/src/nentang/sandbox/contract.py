@@ -19,7 +19,9 @@ event, each carrying a random marker. Checks (each finding's code):
 - ``contract.isolation`` — a canary turned up anywhere outside the canary tenants (the plugin read
   another tenant's rows); ``contract.isolation_tampered`` — the canary rows changed;
 - ``contract.secret_leak`` — the secret placed in the sandbox's environment turned up in the data;
-- ``contract.settings_example`` — no settings valid for the schema could be built to enable it.
+- ``contract.settings_example`` — no settings valid for the schema could be built to enable it;
+- ``graphql.*`` / ``contract.hook_failed`` — see :mod:`nentang.sandbox.exercise`: every GraphQL
+  field the plugin contributes and every hook it implements is called under the trace.
 
 Resource exhaustion inside a hook (``MemoryError``, ``RecursionError``) is reported as
 ``limits.memory`` / ``limits.recursion``.
@@ -40,6 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nentang.sandbox import exercise
 from nentang.sandbox.findings import ReviewFinding
 from nentang.sandbox.trace import Tracer
 
@@ -113,7 +116,8 @@ class ContractSuite:
             self.kernel = create_kernel(settings)
             self.tables = self._migrate(settings)
         with self._timed("contract.load"):
-            self.kernel.start()
+            with self.tracer.entering("import"):
+                self.kernel.start()
             self._loaded()
             self._tenants()
             self._record_hooks()
@@ -125,6 +129,8 @@ class ContractSuite:
             for code, level in SUBJECTS:
                 if level in manifest.levels:
                     self._lifecycle(code, settings_example)
+        with self._timed("contract.exercise"):
+            exercise.run(self)
         with self._timed("contract.isolation"):
             self._check_isolation()
 
@@ -215,7 +221,8 @@ class ContractSuite:
                     f"{hook} ran for tenant {tenant}, where the plugin is not enabled",
                 )
             try:
-                return function(*args, **kwargs)
+                with suite.tracer.entering(f"hook {hook}"):
+                    return function(*args, **kwargs)
             except Exception as exc:
                 if hook not in {"nentang_plugin_enable", "nentang_plugin_disable"}:
                     suite._limit_or(exc, "contract.hook_failed", f"{hook}@{tenant}")

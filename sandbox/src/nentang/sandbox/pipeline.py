@@ -288,10 +288,11 @@ class _Review:
                 and event.get("detail") != "reads the whole environment"
             ):
                 continue  # each variable of a whole-environment read says nothing more
+            entry = f" ({event['entry']})" if event.get("entry") else ""
             finding = ReviewFinding(
                 "trace",
                 event.get("code", "trace.unknown"),
-                f"{label}/{event.get('location', '?')}",
+                f"{label}/{event.get('location', '?')}{entry}",
                 f"{event.get('detail', '')} — not covered by a declared capability",
             )
             if finding not in seen:

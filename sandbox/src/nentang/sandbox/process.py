@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, final
 
+from nentang.sandbox.runner import ENTRY_FILE
+
 if TYPE_CHECKING:
     from nentang.sandbox.isolation import Limits, Sandbox
 
@@ -61,7 +63,7 @@ def run(
         job["limits"]["processes"] = 0
     job_file = out / f"job-{job['mode']}.json"
     job_file.write_text(json.dumps(job), encoding="utf-8")
-    for name in ("result.json", "trace.jsonl"):
+    for name in ("result.json", "trace.jsonl", ENTRY_FILE):
         (out / name).unlink(missing_ok=True)
     if sandbox.owner is not None:
         for folder in (scratch, out):
@@ -84,7 +86,9 @@ def run(
                 continue
     findings = list(result.get("findings", []))
     if not result:
-        findings.append(died(ending, limits, output))
+        entry = out / ENTRY_FILE
+        running = entry.read_text(encoding="utf-8", errors="replace")[:200] if entry.exists() else ""
+        findings.append(died(ending, limits, output, where=running or "sandbox"))
     return RunOutcome(findings, trace, dict(result.get("timings", {})), output, ending.returncode, ending.seconds)
 
 
@@ -109,8 +113,8 @@ def _wait(command: list[str], log: Path, *, env: dict[str, str], cwd: Path, wall
     return Ending(returncode, usage.ru_utime + usage.ru_stime, timed_out.is_set(), time.perf_counter() - start)
 
 
-def died(ending: Ending, limits: Limits, output: str) -> dict[str, Any]:
-    """The finding for a process that left no result."""
+def died(ending: Ending, limits: Limits, output: str, *, where: str = "sandbox") -> dict[str, Any]:
+    """The finding for a process that left no result; ``where``: the entry point that was running."""
     code = ending.returncode
     killed_by = -code if code < 0 else code - 128 if code > 128 else 0
     if ending.timed_out:
@@ -129,4 +133,4 @@ def died(ending: Ending, limits: Limits, output: str) -> dict[str, Any]:
         }
     else:
         name, message = "limits.crashed", f"the sandboxed process died (status {code}) without a result"
-    return {"check": "limits", "code": name, "location": "sandbox", "message": message, "severity": "error"}
+    return {"check": "limits", "code": name, "location": where, "message": message, "severity": "error"}

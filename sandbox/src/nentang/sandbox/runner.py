@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 #: System files any library may read (time zones, certificates, name resolution, MIME types).
+#: Nothing under ``/proc``: the process's own environment, memory and maps are the platform's
+#: secrets. What the interpreter reads there while starting happens before the trace is installed,
+#: and the trace counts only what the plugin's own frames do.
 HARMLESS_READS = [
     Path(p)
     for p in (
@@ -32,9 +35,12 @@ HARMLESS_READS = [
         "/etc/host.conf",
         "/etc/gai.conf",
         "/dev/urandom",
-        "/proc/self",
     )
 ]
+
+
+#: Where the tracer leaves the entry point running now (read when a limit killed the process).
+ENTRY_FILE = "entry.txt"
 
 
 def set_limits(limits: dict[str, int]) -> None:
@@ -106,6 +112,7 @@ def _tracer(job: dict[str, Any], log: Any) -> Any:
         allows_env=allowed.allows_env,
         allows_module=allowed.allows_module,
         log=log,
+        entry_file=Path(job["out"]) / ENTRY_FILE,
     )
 
 

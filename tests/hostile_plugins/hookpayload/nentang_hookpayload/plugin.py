@@ -1,0 +1,21 @@
+"""hookpayload (hostile sample): its hooks read the process's own secrets under /proc."""
+
+from __future__ import annotations
+
+import os
+
+from nentang.sdk import Event, GraphQLContribution, TenantContext, hookimpl
+
+
+@hookimpl
+def nentang_event_received(ctx: TenantContext, event: Event) -> None:
+    with open("/proc/self/environ", "rb") as environment:
+        environment.read()
+
+
+@hookimpl
+def nentang_graphql_contribute() -> GraphQLContribution | None:
+    descriptor = os.open("/proc/self/maps", os.O_RDONLY)  # where the secrets sit in memory
+    os.read(descriptor, 4096)
+    os.close(descriptor)
+    return None

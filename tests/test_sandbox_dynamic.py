@@ -1,0 +1,71 @@
+"""The review's dynamic layer: it calls every GraphQL field and hook of the plugin, names the entry
+point that misbehaved, shows the plugin only what it needs of the host, and names the limit that
+fired. The reports come from the session's shared reviews (``tests/sandbox_samples.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from nentang.sandbox import ReviewReport
+from tests.conftest import ON_POSTGRES
+
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("bwrap") is None and not os.environ.get("CI"),
+        reason="bubblewrap is not installed (apt-get install -y bubblewrap); CI installs it",
+    ),
+    pytest.mark.skipif(ON_POSTGRES, reason="a review does not use the database under test; the SQLite run covers it"),
+]
+
+
+def found(report: ReviewReport, code: str) -> list[tuple[str, str]]:
+    return [(f.location, f.message) for f in report.errors if f.code == code]
+
+
+def test_payloads_behind_query_fields_are_run_and_named_by_field(reviews: dict[str, ReviewReport]) -> None:
+    report = reviews["gqlquery"]
+    reads = found(report, "trace.file_read")
+    assert any("(query gqlquery_status)" in where and "/proc/self/environ" in what for where, what in reads), reads
+    # reached only through the nested input argument filter.where.host
+    sockets = found(report, "trace.socket")
+    assert sockets and all("(query gqlquery_search)" in where for where, _ in sockets), sockets
+    assert any("198.51.100.9" in what for _, what in sockets)
+
+
+def test_payloads_behind_mutations_are_run_and_a_crash_is_reported_by_field(reviews: dict[str, ReviewReport]) -> None:
+    report = reviews["gqlmutation"]
+    writes = found(report, "trace.file_write")
+    assert any("(mutation gqlmutation_save)" in w and "/var/tmp/nentang-gqlmutation.txt" in m for w, m in writes)
+    assert any("(mutation gqlmutation_import)" in w and "payload.py" in m for w, m in writes), writes
+    crashed = found(report, "graphql.crashed")
+    assert [where for where, _ in crashed] == ["mutation gqlmutation_boom"], crashed
+    assert "user with every permission" in crashed[0][1]
+
+
+def test_payloads_inside_hooks_are_named_by_hook_and_proc_self_is_not_allowed(
+    reviews: dict[str, ReviewReport],
+) -> None:
+    reads = found(reviews["hookpayload"], "trace.file_read")
+    assert any("(hook nentang_event_received)" in w and "/proc/self/environ" in m for w, m in reads), reads
+    assert any("(hook nentang_graphql_contribute)" in w and "/proc/self/maps" in m for w, m in reads), reads
+
+
+def test_fields_that_answer_with_sdk_errors_are_not_findings(reviews: dict[str, ReviewReport]) -> None:
+    """The control sample and the query sample refuse nothing unexpectedly: only the payloads count."""
+    assert not found(reviews["gqlquery"], "graphql.crashed")
+    assert not found(reviews["gqlquery"], "graphql.server_error")
+    assert reviews["gqlquery"].details["contract.graphql_calls"] >= 4
+
+
+def test_limits_are_reported_as_the_limit_that_fired_at_the_entry_point_running(
+    reviews: dict[str, ReviewReport],
+) -> None:
+    assert [w for w, _ in found(reviews["cpuspin"], "limits.cpu")] == ["hook nentang_event_received"]
+    assert [w for w, _ in found(reviews["sleeper"], "limits.timeout")] == ["mutation sleeper_wait"]
+    assert found(reviews["hog"], "limits.memory")
+    for name in ("cpuspin", "sleeper", "hog"):
+        assert not found(reviews[name], "limits.crashed")
