@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
 from nentang.sandbox import ReviewReport
 from tests.conftest import ON_POSTGRES
+from tests.sandbox_samples import HostFile
 
 pytestmark = [
     pytest.mark.skipif(
@@ -59,6 +62,24 @@ def test_fields_that_answer_with_sdk_errors_are_not_findings(reviews: dict[str, 
     assert not found(reviews["gqlquery"], "graphql.crashed")
     assert not found(reviews["gqlquery"], "graphql.server_error")
     assert reviews["gqlquery"].details["contract.graphql_calls"] >= 4
+
+
+def test_the_sandbox_shows_no_host_file_outside_its_binds(
+    reviews: dict[str, ReviewReport], host_file: HostFile
+) -> None:
+    report = reviews["hostread"]
+    assert host_file.path.read_text(encoding="utf-8") == host_file.marker  # there on the host
+    assert host_file.marker not in report.output
+    for folder in ("/var/tmp", "/home", "/srv"):
+        assert f"HOSTREAD {folder}: FileNotFoundError" in report.output, report.output[-2000:]
+    # /root exists inside only when Python is installed under it, and then shows only that path
+    python = Path(sys.base_prefix).resolve()
+    inside = [python.relative_to("/root").parts[0]] if Path("/root") in python.parents else None
+    assert f"HOSTREAD /root: {inside if inside else 'FileNotFoundError'}" in report.output
+    for path in ("/etc/shadow", "/etc/hostname", "/etc/passwd"):
+        assert f"HOSTREAD {path}: FileNotFoundError" in report.output
+    reads = [what for _, what in found(report, "trace.file_read")]
+    assert any("/etc/shadow" in what for what in reads), reads
 
 
 def test_limits_are_reported_as_the_limit_that_fired_at_the_entry_point_running(

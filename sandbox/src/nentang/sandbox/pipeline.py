@@ -25,7 +25,7 @@ import importlib_metadata
 
 from nentang.kernel.plugins.approval import files_digest, installed_files
 from nentang.kernel.plugins.discovery import Candidate, discover
-from nentang.sandbox import bandit, environment, isolation, process, static
+from nentang.sandbox import bandit, environment, isolation, process, static, view
 from nentang.sandbox.capabilities import allowance
 from nentang.sandbox.findings import ReviewFinding
 from nentang.sandbox.report import ReviewReport, Step
@@ -195,6 +195,7 @@ class _Review:
             bwrap=options.bwrap,
             unshare=options.unshare,
             limits=options.limits,
+            imports=view.import_roots(env.python, scratch),
         )
         report.sandbox = sandbox.description
         report.findings += sandbox.findings

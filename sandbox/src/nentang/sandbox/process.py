@@ -17,12 +17,13 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, final
-
-from nentang.sandbox.runner import ENTRY_FILE
+from typing import TYPE_CHECKING, Any, Final, final
 
 if TYPE_CHECKING:
     from nentang.sandbox.isolation import Limits, Sandbox
+
+#: Where the tracer leaves the entry point running now (read when a limit killed the process).
+ENTRY_FILE: Final = "entry.txt"
 
 
 @final

@@ -39,10 +39,6 @@ HARMLESS_READS = [
 ]
 
 
-#: Where the tracer leaves the entry point running now (read when a limit killed the process).
-ENTRY_FILE = "entry.txt"
-
-
 def set_limits(limits: dict[str, int]) -> None:
     """Hard limits: the plugin cannot raise them again (it holds no privilege in the sandbox)."""
     cpu = limits["cpu_seconds"]
@@ -95,6 +91,7 @@ def _tracer(job: dict[str, Any], log: Any) -> Any:
     import nentang.sandbox
     import nentang.sdk
     from nentang.sandbox.capabilities import allowance
+    from nentang.sandbox.process import ENTRY_FILE
     from nentang.sandbox.static import DENIED_MODULES
     from nentang.sandbox.trace import Tracer
 

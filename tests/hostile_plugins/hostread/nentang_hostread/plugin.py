@@ -22,6 +22,7 @@ def nentang_plugin_enable(ctx: TenantContext, settings: Mapping[str, Any]) -> No
         except OSError as exc:
             print(f"HOSTREAD {folder}: {type(exc).__name__}")
             continue
+        print(f"HOSTREAD {folder}: {sorted(names)}")
         found += [os.path.join(folder, name) for name in names if name.startswith("nentang-review-host-")]
     for path in [*found, *FILES]:
         try:
