@@ -73,14 +73,26 @@ def typical(kind: GraphQLInputType, depth: int = 0) -> list[Any]:
 
 def _objects(kind: GraphQLInputObjectType, depth: int) -> list[dict[str, Any]]:
     full: dict[str, Any] = {}
-    required: dict[str, Any] = {}
     for name, field in kind.fields.items():
         options = typical(field.type, depth + 1)
-        value = options[0] if options else None
-        full[name] = value
-        if isinstance(field.type, GraphQLNonNull) and field.default_value is Undefined:
-            required[name] = value
-    return [full] if required == full else [full, required]
+        full[name] = options[0] if options else None
+    minimal = _required_only(kind, depth)
+    return [full] if minimal == full else [full, minimal]
+
+
+def _required_only(kind: GraphQLInputObjectType, depth: int) -> dict[str, Any]:
+    """The object with its required fields alone, nested objects likewise."""
+    out: dict[str, Any] = {}
+    for name, field in kind.fields.items():
+        if not isinstance(field.type, GraphQLNonNull) or field.default_value is not Undefined:
+            continue
+        inner = field.type.of_type
+        if isinstance(inner, GraphQLInputObjectType) and depth + 1 < _MAX_DEPTH:
+            out[name] = _required_only(inner, depth + 1)
+        else:
+            options = typical(field.type, depth + 1)
+            out[name] = options[0] if options else None
+    return out
 
 
 def argument_sets(field: GraphQLField) -> list[dict[str, Any]]:
