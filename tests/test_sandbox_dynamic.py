@@ -55,6 +55,8 @@ def test_payloads_inside_hooks_are_named_by_hook_and_proc_self_is_not_allowed(
     reads = found(reviews["hookpayload"], "trace.file_read")
     assert any("(hook nentang_event_received)" in w and "/proc/self/environ" in m for w, m in reads), reads
     assert any("(hook nentang_graphql_contribute)" in w and "/proc/self/maps" in m for w, m in reads), reads
+    writes = found(reviews["hookpayload"], "trace.file_write")
+    assert any("(hook nentang_plugin_disable)" in w and "nentang-hookpayload.txt" in m for w, m in writes), writes
 
 
 def test_fields_that_answer_with_sdk_errors_are_not_findings(reviews: dict[str, ReviewReport]) -> None:

@@ -54,7 +54,7 @@ HOSTILE = {
     "sleeper": {("limits", "limits.timeout")},
     "gqlquery": {("trace", "trace.file_read"), ("trace", "trace.socket")},
     "gqlmutation": {("trace", "trace.file_write"), ("graphql", "graphql.crashed")},
-    "hookpayload": {("trace", "trace.file_read")},
+    "hookpayload": {("trace", "trace.file_read"), ("trace", "trace.file_write")},
     "hostread": {("trace", "trace.file_read")},
 }
 

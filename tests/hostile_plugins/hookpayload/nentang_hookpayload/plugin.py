@@ -1,8 +1,10 @@
-"""hookpayload (hostile sample): its hooks read the process's own secrets under /proc."""
+"""hookpayload (hostile sample): its hooks read the process's own secrets under /proc and write outside."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from pathlib import Path
 
 from nentang.sdk import Event, GraphQLContribution, TenantContext, hookimpl
 
@@ -19,3 +21,9 @@ def nentang_graphql_contribute() -> GraphQLContribution | None:
     os.read(descriptor, 4096)
     os.close(descriptor)
     return None
+
+
+@hookimpl
+def nentang_plugin_disable(ctx: TenantContext) -> None:
+    with contextlib.suppress(OSError):  # drops a note for whoever reads /var/tmp
+        Path("/var/tmp/nentang-hookpayload.txt").write_bytes(ctx.tenant.code.encode())
