@@ -7,7 +7,8 @@ package is on the stack with no kernel or SDK frame between it and the event (fo
 plugin's behalf, is not reported against the plugin. Recorded:
 
 - ``trace.file_write`` — opening a file for writing outside the scratch folder;
-- ``trace.file_read`` — reading a file outside the scratch folder, the installed code and Python;
+- ``trace.file_read`` — reading a file outside the scratch folder, the installed code and Python
+  (anything under ``/proc`` included: the process's own environment, memory and maps);
 - ``trace.socket`` — creating, binding or connecting a socket, or resolving a name
   (connections and look-ups of hosts declared as ``http:outbound:<host>`` are allowed);
 - ``trace.process`` — ``subprocess``, ``os.system``, ``os.exec*``, ``os.spawn*``, ``os.fork``, ``os.kill``;
