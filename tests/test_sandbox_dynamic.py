@@ -37,6 +37,8 @@ def test_payloads_behind_query_fields_are_run_and_named_by_field(reviews: dict[s
     sockets = found(report, "trace.socket")
     assert sockets and all("(query gqlquery_search)" in where for where, _ in sockets), sockets
     assert any("198.51.100.9" in what for _, what in sockets)
+    # a public field that acts only for anonymous callers: the review calls it signed out too
+    assert any("(query gqlquery_hello)" in where and "/proc/self/cmdline" in what for where, what in reads), reads
 
 
 def test_payloads_behind_mutations_are_run_and_a_crash_is_reported_by_field(reviews: dict[str, ReviewReport]) -> None:

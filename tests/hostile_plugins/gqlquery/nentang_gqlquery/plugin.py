@@ -8,7 +8,7 @@ from pathlib import Path
 
 import strawberry
 
-from nentang.sdk import GraphQLContribution, hookimpl
+from nentang.sdk import GraphQLContribution, graphql_metadata, graphql_request, hookimpl
 
 
 @strawberry.input
@@ -35,6 +35,13 @@ class GqlqueryQuery:
             with contextlib.suppress(OSError), socket.create_connection(("198.51.100.9", 80), timeout=1):
                 pass
         return filter.limit
+
+    @strawberry.field(metadata=graphql_metadata(public=True))
+    def gqlquery_hello(self, info: strawberry.Info) -> str:
+        if not graphql_request(info).authenticated:  # only for a caller nobody signed in
+            with contextlib.suppress(OSError), open("/proc/self/cmdline", "rb") as command:
+                command.read()
+        return "hello"
 
 
 @hookimpl
