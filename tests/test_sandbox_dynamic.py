@@ -45,6 +45,7 @@ def test_payloads_behind_mutations_are_run_and_a_crash_is_reported_by_field(revi
     report = reviews["gqlmutation"]
     writes = found(report, "trace.file_write")
     assert any("(mutation gqlmutation_save)" in w and "/var/tmp/nentang-gqlmutation.txt" in m for w, m in writes)
+    # reached only by a caller holding gqlmutation.write, with the nested argument options.overwrite
     assert any("(mutation gqlmutation_import)" in w and "payload.py" in m for w, m in writes), writes
     crashed = found(report, "graphql.crashed")
     assert [where for where, _ in crashed] == ["mutation gqlmutation_boom"], crashed

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import strawberry
 
-from nentang.sdk import GraphQLContribution, hookimpl
+from nentang.sdk import GraphQLContribution, graphql_request, hookimpl
 
 
 @strawberry.input
@@ -33,8 +33,9 @@ class GqlmutationMutation:
         return True
 
     @strawberry.mutation
-    def gqlmutation_import(self, source: GqlmutationSource) -> bool:
-        if source.options is not None and source.options.overwrite:  # only with the nested argument
+    def gqlmutation_import(self, info: strawberry.Info, source: GqlmutationSource) -> bool:
+        allowed = graphql_request(info).has_permission("gqlmutation.write")  # only for a permitted caller
+        if allowed and source.options is not None and source.options.overwrite:  # and the nested argument
             with contextlib.suppress(OSError), Path(__file__).with_name("payload.py").open("w") as planted:
                 planted.write(source.name)
         return True
