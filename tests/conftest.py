@@ -30,7 +30,13 @@ from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.models import TenantKind
 from nentang.kernel.tenancy.service import TenantInfo
 
-pytest_plugins = ["tests.plugin_factory", "tests.plugin_fixtures", "tests.cli_fixtures", "tests.guard_fixtures"]
+pytest_plugins = [
+    "tests.plugin_factory",
+    "tests.plugin_fixtures",
+    "tests.cli_fixtures",
+    "tests.guard_fixtures",
+    "tests.sandbox_samples",
+]
 
 NOTES_MIGRATIONS = str(Path(__file__).parent / "fixtures" / "notes_plugin" / "migrations")
 POSTGRES_URL = os.environ.get("NENTANG_DATABASE_URL", "")

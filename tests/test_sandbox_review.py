@@ -2,7 +2,7 @@
 the check meant for it, approval binds to the installed bytes, and CI's first-party gate.
 
 The samples are plugin source folders in ``tests/hostile_plugins/``; each is built, installed and
-reviewed once per module (``reviews``), and the tests read the reports.
+reviewed once per session (``reviews``, in ``tests/sandbox_samples.py``), and the tests read the reports.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,8 +26,8 @@ from nentang.sdk.errors import Conflict, PermissionDenied, ValidationFailed
 from tests.conftest import ON_POSTGRES, Tree
 from tests.plugin_factory import PluginFactory
 from tests.plugin_fixtures import KernelFactory
+from tests.sandbox_samples import SAMPLES, sample_names
 
-SAMPLES = Path(__file__).parent / "hostile_plugins"
 OPERATOR = Actor.command_line()
 
 pytestmark = [
@@ -52,23 +51,13 @@ HOSTILE = {
     "sneakyimport": {("static", "static.dynamic_import"), ("trace", "trace.forbidden_import")},
     "escape": {("trace", "trace.file_write")},
     "hog": {("limits", "limits.memory")},
+    "cpuspin": {("limits", "limits.cpu")},
+    "sleeper": {("limits", "limits.timeout")},
+    "gqlquery": {("trace", "trace.file_read"), ("trace", "trace.socket")},
+    "gqlmutation": {("trace", "trace.file_write"), ("graphql", "graphql.crashed")},
+    "hookpayload": {("trace", "trace.file_read"), ("trace", "trace.file_write")},
+    "hostread": {("trace", "trace.file_read")},
 }
-
-
-@pytest.fixture(scope="module")
-def work_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return {name: tmp_path_factory.mktemp(f"review-{name}") for name in ["goodnotes", *HOSTILE]}
-
-
-@pytest.fixture(scope="module")
-def reviews(work_dirs: dict[str, Path]) -> dict[str, ReviewReport]:
-    """Every sample reviewed once, three at a time (a review mostly waits on its subprocesses);
-    work folders kept (the digest test installs the built wheel)."""
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {
-            name: pool.submit(review, SAMPLES / name, ReviewOptions(work_dir=work)) for name, work in work_dirs.items()
-        }
-        return {name: future.result() for name, future in futures.items()}
 
 
 def errors(report: ReviewReport) -> set[tuple[str, str]]:
@@ -117,6 +106,10 @@ def test_each_hostile_sample_fails_and_the_report_names_the_check_that_caught_it
         assert code in report.caught_by()[check]
         assert any(check in reason and code in reason for reason in report.reasons)
     assert report.to_markdown().startswith(f"# Sandbox review: {name} 0.1.0 — FAIL")
+
+
+def test_every_sample_folder_is_the_control_or_a_hostile_sample_with_its_expected_findings() -> None:
+    assert set(sample_names()) == {"goodnotes", *HOSTILE}
 
 
 def test_trace_findings_point_at_the_plugin_line(reviews: dict[str, ReviewReport]) -> None:

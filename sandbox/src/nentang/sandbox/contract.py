@@ -19,7 +19,9 @@ event, each carrying a random marker. Checks (each finding's code):
 - ``contract.isolation`` — a canary turned up anywhere outside the canary tenants (the plugin read
   another tenant's rows); ``contract.isolation_tampered`` — the canary rows changed;
 - ``contract.secret_leak`` — the secret placed in the sandbox's environment turned up in the data;
-- ``contract.settings_example`` — no settings valid for the schema could be built to enable it.
+- ``contract.settings_example`` — no settings valid for the schema could be built to enable it;
+- ``graphql.*`` / ``contract.hook_failed`` — see :mod:`nentang.sandbox.exercise`: every GraphQL
+  field the plugin contributes and every hook it implements is called under the trace.
 
 Resource exhaustion inside a hook (``MemoryError``, ``RecursionError``) is reported as
 ``limits.memory`` / ``limits.recursion``.
@@ -28,20 +30,18 @@ Resource exhaustion inside a hook (``MemoryError``, ``RecursionError``) is repor
 from __future__ import annotations
 
 import ast
-import datetime as dt
-import decimal
 import importlib
 import pkgutil
-import random
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nentang.sandbox import exercise
 from nentang.sandbox.findings import ReviewFinding
 from nentang.sandbox.trace import Tracer
+from nentang.sandbox.values import example_settings, row, subclasses
 
 SUBJECTS = (("TW", "central"), ("01", "province"), ("00001", "commune"))
 CANARY_TENANTS = ("02", "00002")
@@ -113,7 +113,8 @@ class ContractSuite:
             self.kernel = create_kernel(settings)
             self.tables = self._migrate(settings)
         with self._timed("contract.load"):
-            self.kernel.start()
+            with self.tracer.entering("import"):
+                self.kernel.start()
             self._loaded()
             self._tenants()
             self._record_hooks()
@@ -125,6 +126,13 @@ class ContractSuite:
             for code, level in SUBJECTS:
                 if level in manifest.levels:
                     self._lifecycle(code, settings_example)
+        with self._timed("contract.exercise"):
+            try:
+                exercise.run(self)
+            except _Stop:
+                raise
+            except Exception as exc:  # the review could not call everything: it cannot vouch for the rest
+                self._limit_or(exc, "contract.exercise_failed", "entry points")
         with self._timed("contract.isolation"):
             self._check_isolation()
 
@@ -215,7 +223,8 @@ class ContractSuite:
                     f"{hook} ran for tenant {tenant}, where the plugin is not enabled",
                 )
             try:
-                return function(*args, **kwargs)
+                with suite.tracer.entering(f"hook {hook}"):
+                    return function(*args, **kwargs)
             except Exception as exc:
                 if hook not in {"nentang_plugin_enable", "nentang_plugin_disable"}:
                     suite._limit_or(exc, "contract.hook_failed", f"{hook}@{tenant}")
@@ -256,7 +265,7 @@ class ContractSuite:
         from nentang.sdk.tables import TenantOwned
 
         self._import_submodules()
-        for cls in _subclasses(SQLModel):
+        for cls in subclasses(SQLModel):
             if getattr(cls, "__table__", None) is None or not cls.__module__.startswith(f"nentang_{self.name}"):
                 continue
             if not issubclass(cls, TenantOwned):
@@ -295,7 +304,7 @@ class ContractSuite:
 
         self.models = [
             cls
-            for cls in _subclasses(TenantOwned)
+            for cls in subclasses(TenantOwned)
             if getattr(cls, "__table__", None) is not None and cls.__table__.name in self.tables
         ]
         db = self.kernel.db
@@ -315,7 +324,7 @@ class ContractSuite:
                 for n in range(2):
                     try:
                         with db.tenant(tenant_id) as session, session.begin():
-                            session.add(model(**_row(model, f"{self.canary}-{code}-{n}")))
+                            session.add(model(**row(model, f"{self.canary}-{code}-{n}")))
                     except Exception as exc:
                         self._add(
                             "contract.canary_skipped",
@@ -418,7 +427,7 @@ class ContractSuite:
     def _settings_example(self, schema: dict[str, Any]) -> dict[str, Any] | None:
         from jsonschema import Draft202012Validator
 
-        example = _example(schema)
+        example = example_settings(schema)
         if not isinstance(example, dict):
             example = {}
         errors = list(Draft202012Validator(schema).iter_errors(example))
@@ -480,77 +489,3 @@ class ContractSuite:
                         )
         finally:
             connection.close()
-
-
-def _subclasses(base: type) -> list[type]:
-    seen: list[type] = []
-    pending = [base]
-    while pending:
-        for sub in pending.pop().__subclasses__():
-            if sub not in seen:
-                seen.append(sub)
-                pending.append(sub)
-    return seen
-
-
-def _row(model: Any, marker: str) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for column in model.__table__.columns:
-        if column.name == "tenant_id":
-            continue
-        from sqlalchemy import String
-
-        try:
-            kind = column.type.python_type
-        except NotImplementedError:
-            continue
-        if isinstance(getattr(column.type, "impl", column.type), String):
-            kind = str  # sqlmodel's AutoString reports ``object``
-        value = _value(kind, marker, getattr(column.type, "length", None))
-        if value is None and (column.nullable or column.default is not None or column.server_default is not None):
-            continue
-        values[column.key] = value
-    return values
-
-
-def _value(kind: type, marker: str, length: int | None) -> Any:
-    if issubclass(kind, str):
-        return marker[: length or None]
-    if issubclass(kind, bool):
-        return False
-    if issubclass(kind, int):
-        return random.randint(10**6, 10**9)  # not cryptographic: a row key
-    if issubclass(kind, float | decimal.Decimal):
-        return kind(1.5)
-    if issubclass(kind, uuid.UUID):
-        return uuid.uuid4()
-    if issubclass(kind, dt.datetime):
-        return dt.datetime.now(dt.UTC)
-    if issubclass(kind, dt.date):
-        return dt.date.today()
-    if issubclass(kind, dict):
-        return {"canary": marker}
-    if issubclass(kind, list):
-        return [marker]
-    if issubclass(kind, bytes):
-        return marker.encode()
-    return None
-
-
-def _example(schema: Any) -> Any:
-    """A small instance of a JSON Schema: defaults, examples, enums, or typed placeholders."""
-    if not isinstance(schema, dict):
-        return None
-    if "default" in schema:
-        return schema["default"]
-    if schema.get("examples"):
-        return schema["examples"][0]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        required = schema.get("required", [])
-        props = schema.get("properties", {})
-        return {key: _example(props.get(key, {})) for key in required}
-    placeholders = {"string": "review", "integer": 1, "number": 1, "boolean": False, "array": []}
-    return placeholders.get(kind) if isinstance(kind, str) else None

@@ -3,14 +3,15 @@
 With bubblewrap (``bwrap``) the process gets:
 
 - **no network**: a network namespace of its own with only a loopback (``--unshare-all``);
-- **a read-only file system**: ``/`` bound read-only, ``/tmp`` an empty tmpfs, the review's own
-  folder read-only, and only the scratch folder and the output folder writable;
+- **only the files it needs**: the system's libraries, a few files of ``/etc``, Python and the
+  folders it imports from, the review's own folder, all read-only, and only the scratch folder and
+  the output folder writable; ``/tmp`` an empty tmpfs (see :mod:`nentang.sandbox.view`);
 - its own PID, IPC and UTS namespaces (and a user namespace when the review is not run as root),
   no controlling terminal (``--new-session``), killed with the review (``--die-with-parent``);
 - when the review runs as root: bwrap makes the mounts as root, then ``setpriv`` drops to the
   user ``nobody`` with no capabilities (so the process limit is real and root-only files are
-  unreadable); an interpreter inside a private folder (a pyenv under root's home) is exposed alone, on a
-  tmpfs over that folder;
+  unreadable); the folders above each bind are made 0755 in the sandbox's empty root, so an
+  interpreter inside a private folder (a pyenv under root's home) is reachable, and nothing else of it;
 - hard resource limits set by the runner before anything else: CPU seconds, address space,
   processes, open files, file size; and a wall-clock timeout here.
 
@@ -21,15 +22,15 @@ Without bubblewrap the review says so: the process still gets a network namespac
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, final
+from typing import Final, final
 
+from nentang.sandbox import view
 from nentang.sandbox.findings import ReviewFinding
 
 NOBODY: Final = 65534
@@ -67,8 +68,21 @@ class Sandbox:
     owner: int | None = None
 
 
-def plan(*, work: Path, scratch: Path, out: Path, bwrap: str | None, unshare: str | None, limits: Limits) -> Sandbox:
-    """The command prefix that puts a process in the sandbox, with a description for the report."""
+def plan(
+    *,
+    work: Path,
+    scratch: Path,
+    out: Path,
+    bwrap: str | None,
+    unshare: str | None,
+    limits: Limits,
+    imports: list[Path] | None = None,
+) -> Sandbox:
+    """The command prefix that puts a process in the sandbox, with a description for the report.
+
+    :param imports: the folders the sandboxed interpreter imports from (:func:`view.import_roots`),
+        shown to it read-only with the Python installation and ``work``.
+    """
     root = os.geteuid() == 0
     described = [
         f"limits: CPU {limits.cpu_seconds} s, address space {limits.memory_bytes // 2**20} MiB, "
@@ -78,20 +92,18 @@ def plan(*, work: Path, scratch: Path, out: Path, bwrap: str | None, unshare: st
     findings: list[ReviewFinding] = []
     setpriv = shutil.which("setpriv")
     if bwrap is not None:
-        prefix = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        needed = [Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).resolve().parent, work]
-        needed += _import_roots()  # editable installs live in the checkout, which may be under /tmp
-        prefix += _expose_to_nobody(needed, {Path("/tmp")}) if root else ["--ro-bind", str(work), str(work)]
-        prefix += ["--bind", str(scratch), str(scratch)]
-        prefix += ["--bind", str(out), str(out)]
+        readable = [*view.python_installation(), work, *(imports or [])]
+        prefix = [bwrap, *view.bwrap_arguments(readable=readable, writable=[scratch, out])]
         if root:  # bwrap as root makes the mounts; setpriv then leaves root for nobody, with no capabilities
             prefix += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         else:  # unprivileged: a user namespace too
             prefix += ["--unshare-all"]
         prefix += ["--die-with-parent", "--new-session", "--chdir", str(scratch), "--"]
         described.append(
-            "bubblewrap: no network (own network namespace), read-only file system except the scratch folder, "
-            "empty /tmp, own PID/IPC/UTS namespaces, no terminal"
+            "bubblewrap: no network (own network namespace); of the host's files only the system's "
+            "programs and libraries, a few of /etc, Python and the folders it imports from, and the "
+            "review folder, read-only, except the scratch folder; empty /tmp, minimal /dev, own "
+            "PID/IPC/UTS namespaces, no terminal"
         )
         owner = None
         if root and setpriv is not None:
@@ -149,33 +161,6 @@ def _nproc_warning() -> ReviewFinding:
     )
 
 
-def _expose_to_nobody(paths: list[Path], hidden: set[Path]) -> list[str]:
-    """bwrap arguments that bind ``paths`` read-only where nobody can reach them.
-
-    ``hidden`` holds the folders already covered by a tmpfs (``/tmp``). A path below a folder that
-    nobody cannot enter (an interpreter under ``/root``, pytest's ``/tmp/pytest-of-root``) gets a tmpfs
-    over that folder, open (0755) folders down to it, and itself bound: nothing else of the private
-    folder is visible. bwrap would otherwise create the folders in between as 0700.
-    """
-    args: list[str] = []
-    made: set[Path] = set()
-    for path in sorted({p.resolve() for p in paths}):
-        cover = max((h for h in hidden if h in path.parents), key=lambda h: len(h.parts), default=None)
-        private = next((a for a in reversed(path.parents) if a != Path("/") and not a.stat().st_mode & 0o001), None)
-        if private is not None and (cover is None or cover in private.parents):
-            args += ["--tmpfs", str(private)]
-            hidden.add(private)
-            cover = private
-        if cover is None:
-            continue  # reachable as it is on the read-only root
-        for folder in [p for p in reversed(path.parents) if cover in p.parents]:
-            if folder not in made:
-                args += ["--perms", "0755", "--dir", str(folder)]
-                made.add(folder)
-        args += ["--ro-bind", str(path), str(path)]
-    return args
-
-
 def _works(command: list[str]) -> bool:
     try:
         done = subprocess.run(command, capture_output=True, timeout=10, check=False)
@@ -186,100 +171,6 @@ def _works(command: list[str]) -> bool:
 
 def find_tools() -> tuple[str | None, str | None]:
     return shutil.which("bwrap"), shutil.which("unshare")
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class RunOutcome:
-    findings: list[dict[str, Any]]
-    trace: list[dict[str, str]]
-    timings: dict[str, float]
-    output: str
-    returncode: int
-    seconds: float
-
-
-def run(
-    sandbox: Sandbox,
-    *,
-    python: Path,
-    job: dict[str, Any],
-    out: Path,
-    scratch: Path,
-    limits: Limits,
-    env: dict[str, str],
-) -> RunOutcome:
-    """Run the runner in the sandbox with ``job``; collect its results, trace and output."""
-    import time
-
-    job = {**job, "limits": {k: v for k, v in asdict(limits).items() if k != "wall_seconds"}}
-    if sandbox.owner is None:
-        job["limits"]["processes"] = 0
-    job_file = out / f"job-{job['mode']}.json"
-    job_file.write_text(json.dumps(job), encoding="utf-8")
-    for name in ("result.json", "trace.jsonl"):
-        (out / name).unlink(missing_ok=True)
-    if sandbox.owner is not None:
-        for folder in (scratch, out):
-            for path in [folder, *folder.rglob("*")]:
-                os.chown(path, sandbox.owner, sandbox.owner)
-    command = [*sandbox.prefix, str(python), "-m", "nentang.sandbox.runner", str(job_file)]
-    start = time.perf_counter()
-    try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=limits.wall_seconds,
-            env=env,
-            cwd=scratch,
-            check=False,
-        )
-        returncode, output = done.returncode, (done.stdout or "") + (done.stderr or "")
-    except subprocess.TimeoutExpired as exc:
-        returncode = -9
-        output = _text(exc.stdout) + _text(exc.stderr) + f"\n[killed after {limits.wall_seconds:.0f} s]"
-    seconds = time.perf_counter() - start
-    result_file, trace_file = out / "result.json", out / "trace.jsonl"
-    result = json.loads(result_file.read_text(encoding="utf-8")) if result_file.exists() else {}
-    trace = []
-    if trace_file.exists():
-        for line in trace_file.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                trace.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    findings = list(result.get("findings", []))
-    if not result:
-        findings.append(_died(returncode, seconds, limits, output))
-    return RunOutcome(findings, trace, dict(result.get("timings", {})), output, returncode, seconds)
-
-
-def _died(returncode: int, seconds: float, limits: Limits, output: str) -> dict[str, Any]:
-    if returncode == -24 or "SIGXCPU" in output:
-        code, message = "limits.cpu", f"killed at the CPU limit ({limits.cpu_seconds} s)"
-    elif returncode == -9 and seconds >= limits.wall_seconds - 1:
-        code, message = "limits.timeout", f"killed after {limits.wall_seconds:.0f} s of wall-clock time"
-    elif "MemoryError" in output or returncode == -9:
-        code, message = "limits.memory", "killed or failed at the memory limit"
-    elif output.startswith("bwrap:"):
-        return {
-            "check": "sandbox",
-            "code": "sandbox.failed",
-            "location": "sandbox",
-            "message": f"bubblewrap could not start the sandbox: {output.strip()[:300]}",
-            "severity": "error",
-        }
-    else:
-        code, message = "limits.crashed", f"the sandboxed process died (status {returncode}) without a result"
-    return {"check": "limits", "code": code, "location": "sandbox", "message": message, "severity": "error"}
-
-
-def _text(value: bytes | str | None) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else value.decode(errors="replace")
 
 
 def sandbox_env(scratch: Path, secret: str) -> dict[str, str]:
@@ -299,27 +190,3 @@ def sandbox_env(scratch: Path, secret: str) -> dict[str, str]:
 
 def current_python() -> Path:
     return Path(sys.executable)
-
-
-def _import_roots() -> list[Path]:
-    """Folders the sandboxed interpreter imports from that an empty /tmp (or a private folder)
-    would otherwise hide: every existing sys.path entry, and the real folders behind the
-    ``nentang`` namespace (the kernel's editable install reaches ``kernel/`` through a link)."""
-    roots = [Path(entry) for entry in sys.path if entry and Path(entry).is_dir()]
-    try:
-        import nentang
-
-        roots += [Path(portion).resolve() for portion in nentang.__path__]
-        roots += [
-            Path(portion).resolve() / child
-            for portion in nentang.__path__
-            for child in ("kernel",)
-            if (Path(portion) / child).exists()
-        ]
-    except ImportError:
-        pass
-    unique: dict[str, Path] = {}
-    for root in roots:
-        for candidate in (root, root.resolve()):
-            unique.setdefault(str(candidate), candidate)
-    return list(unique.values())

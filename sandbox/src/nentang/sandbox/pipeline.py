@@ -25,7 +25,7 @@ import importlib_metadata
 
 from nentang.kernel.plugins.approval import files_digest, installed_files
 from nentang.kernel.plugins.discovery import Candidate, discover
-from nentang.sandbox import bandit, environment, isolation, static
+from nentang.sandbox import bandit, environment, isolation, process, static, view
 from nentang.sandbox.capabilities import allowance
 from nentang.sandbox.findings import ReviewFinding
 from nentang.sandbox.report import ReviewReport, Step
@@ -195,6 +195,7 @@ class _Review:
             bwrap=options.bwrap,
             unshare=options.unshare,
             limits=options.limits,
+            imports=view.import_roots(env.python, scratch),
         )
         report.sandbox = sandbox.description
         report.findings += sandbox.findings
@@ -213,7 +214,7 @@ class _Review:
         env_vars = isolation.sandbox_env(scratch, secret)
         outputs: list[str] = []
         with self.step("contract"):
-            outcome = isolation.run(
+            outcome = process.run(
                 sandbox, python=env.python, job={**job, "mode": "contract"}, out=out, scratch=scratch,
                 limits=options.limits, env=env_vars,
             )  # fmt: skip
@@ -224,7 +225,7 @@ class _Review:
             with self.step("plugin_tests"):
                 copy = scratch / "plugin_tests"
                 shutil.copytree(tests, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-                outcome = isolation.run(
+                outcome = process.run(
                     sandbox, python=env.python, job={**job, "mode": "tests", "tests_dir": str(copy)}, out=out,
                     scratch=scratch, limits=options.limits, env=env_vars,
                 )  # fmt: skip
@@ -272,7 +273,7 @@ class _Review:
                     (info / part).write_text(text, encoding="utf-8")
         return [str(folder)]
 
-    def _collect(self, outcome: isolation.RunOutcome, label: str, canary: str, secret: str) -> None:
+    def _collect(self, outcome: process.RunOutcome, label: str, canary: str, secret: str) -> None:
         report = self.report
         seen = set(report.findings)
         for raw in outcome.findings:
@@ -288,10 +289,11 @@ class _Review:
                 and event.get("detail") != "reads the whole environment"
             ):
                 continue  # each variable of a whole-environment read says nothing more
+            entry = f" ({event['entry']})" if event.get("entry") else ""
             finding = ReviewFinding(
                 "trace",
                 event.get("code", "trace.unknown"),
-                f"{label}/{event.get('location', '?')}",
+                f"{label}/{event.get('location', '?')}{entry}",
                 f"{event.get('detail', '')} — not covered by a declared capability",
             )
             if finding not in seen:

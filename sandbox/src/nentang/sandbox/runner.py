@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 #: System files any library may read (time zones, certificates, name resolution, MIME types).
+#: Nothing under ``/proc``: the process's own environment, memory and maps are the platform's
+#: secrets. What the interpreter reads there while starting happens before the trace is installed,
+#: and the trace counts only what the plugin's own frames do.
 HARMLESS_READS = [
     Path(p)
     for p in (
@@ -32,7 +35,6 @@ HARMLESS_READS = [
         "/etc/host.conf",
         "/etc/gai.conf",
         "/dev/urandom",
-        "/proc/self",
     )
 ]
 
@@ -89,6 +91,7 @@ def _tracer(job: dict[str, Any], log: Any) -> Any:
     import nentang.sandbox
     import nentang.sdk
     from nentang.sandbox.capabilities import allowance
+    from nentang.sandbox.process import ENTRY_FILE
     from nentang.sandbox.static import DENIED_MODULES
     from nentang.sandbox.trace import Tracer
 
@@ -106,6 +109,7 @@ def _tracer(job: dict[str, Any], log: Any) -> Any:
         allows_env=allowed.allows_env,
         allows_module=allowed.allows_module,
         log=log,
+        entry_file=Path(job["out"]) / ENTRY_FILE,
     )
 
 

@@ -7,7 +7,8 @@ package is on the stack with no kernel or SDK frame between it and the event (fo
 plugin's behalf, is not reported against the plugin. Recorded:
 
 - ``trace.file_write`` — opening a file for writing outside the scratch folder;
-- ``trace.file_read`` — reading a file outside the scratch folder, the installed code and Python;
+- ``trace.file_read`` — reading a file outside the scratch folder, the installed code and Python
+  (anything under ``/proc`` included: the process's own environment, memory and maps);
 - ``trace.socket`` — creating, binding or connecting a socket, or resolving a name
   (connections and look-ups of hosts declared as ``http:outbound:<host>`` are allowed);
 - ``trace.process`` — ``subprocess``, ``os.system``, ``os.exec*``, ``os.spawn*``, ``os.fork``, ``os.kill``;
@@ -18,7 +19,9 @@ plugin's behalf, is not reported against the plugin. Recorded:
 - ``trace.raw_connect`` — opening a database connection of its own (``sqlite3.connect``);
 - ``trace.raw_sql`` — SQL sent outside the ORM (``text()``, ``exec_driver_sql``, a raw DBAPI cursor).
 
-Each event is appended at once to a JSON-lines file, so a run killed by a limit keeps what it saw.
+Each event names the entry point that was running (``hook nentang_event_received``, ``mutation
+notes_add``), set by the contract suite around every hook call and GraphQL request. Each event is
+appended at once to a JSON-lines file, so a run killed by a limit keeps what it saw.
 
 Limits: the trace runs in the plugin's own process, so it is evidence, not a wall. A plugin
 determined to hide could tamper with it; the static policy forbids the reflection that takes,
@@ -29,12 +32,13 @@ from __future__ import annotations
 
 import _collections_abc
 import builtins
+import contextlib
 import importlib
 import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any, Final
@@ -64,6 +68,7 @@ class Tracer:
         allows_env: Callable[[str], bool],
         allows_module: Callable[[str], bool],
         log: IO[str],
+        entry_file: Path | None = None,
     ) -> None:
         self.package = str(package_dir) + os.sep
         #: The kernel's and SDK's code: what they do on a plugin's behalf is theirs, not the plugin's.
@@ -82,6 +87,11 @@ class Tracer:
         #: While false (migrations), SQL events are not recorded: migrations are read by the reviewer.
         self.sql_enabled = True
         self.events: list[dict[str, str]] = []
+        #: The entry point of the plugin's running now (a hook, a GraphQL field), named in its events.
+        #: One attribute, not a context variable: resolvers run on worker threads, and the review
+        #: calls one entry point at a time.
+        self.entry: str | None = None
+        self.entry_file = entry_file
         self._seen: set[tuple[str, str, str]] = set()
         self._busy = threading.local()
 
@@ -167,6 +177,22 @@ class Tracer:
 
         event.listen(Engine, "before_cursor_execute", before)
 
+    @contextlib.contextmanager
+    def entering(self, entry: str) -> Iterator[None]:
+        """Name ``entry`` in the events recorded until the block ends (the outer one resumes after)."""
+        outer, self.entry = self.entry, entry
+        self._mark(entry)
+        try:
+            yield
+        finally:
+            self.entry = outer
+            self._mark(outer)
+
+    def _mark(self, entry: str | None) -> None:
+        """Leave the running entry point where the review finds it if a limit kills the process."""
+        if self.entry_file is not None:
+            self.entry_file.write_text(entry or "", encoding="utf-8")
+
     # -- attribution -----------------------------------------------------------------------
 
     def _plugin_frame(self, start: FrameType | None, *, direct: bool = False) -> FrameType | None:
@@ -204,6 +230,8 @@ class Tracer:
                 return
             self._seen.add(key)
             event = {"code": code, "detail": detail, "location": where}
+            if self.entry is not None:
+                event["entry"] = self.entry
             self.events.append(event)
             self.log.write(json.dumps(event) + "\n")
             self.log.flush()

@@ -1,0 +1,1 @@
+"""cpuspin: hostile sample — spins the CPU when an event arrives."""

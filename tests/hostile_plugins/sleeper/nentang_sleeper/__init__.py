@@ -1,0 +1,1 @@
+"""sleeper: hostile sample — a mutation that never answers."""
