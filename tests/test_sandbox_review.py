@@ -45,11 +45,11 @@ pytestmark = [
 #: What each hostile sample does, and the (check, code) pairs that must catch it.
 HOSTILE = {
     "rawsql": {("static", "static.raw_sql"), ("trace", "trace.raw_sql"), ("contract", "contract.isolation")},
-    "netcall": {("static", "static.denied_import"), ("trace", "trace.socket")},
-    "spawner": {("static", "static.denied_import"), ("trace", "trace.process")},
+    "netcall": {("static", "static.network"), ("trace", "trace.socket")},
+    "spawner": {("static", "static.process"), ("trace", "trace.process")},
     "envsecret": {("static", "static.env_read"), ("trace", "trace.env_read"), ("contract", "contract.secret_leak")},
-    "sneakyimport": {("static", "static.dynamic_import"), ("trace", "trace.forbidden_import")},
-    "escape": {("trace", "trace.file_write")},
+    "sneakyimport": {("static", "static.name_from_string"), ("trace", "trace.forbidden_import")},
+    "escape": {("static", "static.file_access"), ("trace", "trace.file_write")},
     "hog": {("limits", "limits.memory")},
 }
 

@@ -219,28 +219,24 @@ def test_the_version_is_the_distributions() -> None:
 
 
 def test_no_first_party_plugin_imports_the_kernel() -> None:
-    from nentang.sdk.testing._scan import kernel_imports
+    from nentang.sdk.policy import check_kernel_imports
 
-    hits = kernel_imports(PLUGINS) if PLUGINS.exists() else []
+    hits = check_kernel_imports(PLUGINS) if PLUGINS.exists() else []
     assert hits == [], "plugins import only nentang.sdk (and their tests nentang.sdk.testing): " + ", ".join(
-        f"{hit.where(ROOT)} imports {hit.value}" for hit in hits
+        f"{hit.location}: {hit.message}" for hit in hits
     )
 
 
 def test_the_kernel_import_scan_finds_every_form(tmp_path: Path) -> None:
-    from nentang.sdk.testing._scan import kernel_imports
+    from nentang.sdk.policy import check_kernel_imports
 
     (tmp_path / "a.py").write_text(
         "import nentang.kernel\nfrom nentang.kernel.runtime import Kernel\nfrom nentang import kernel\n"
         "import importlib\nimportlib.import_module('nentang.kernel.data')\nfrom nentang.sdk import hookimpl\n"
         "from nentang import sdk\n"
     )
-    assert [(h.line, h.value) for h in kernel_imports(tmp_path)] == [
-        (1, "nentang.kernel"),
-        (2, "nentang.kernel.runtime"),
-        (3, "nentang.kernel"),
-        (5, "nentang.kernel"),
-    ]
+    assert [hit.location for hit in check_kernel_imports(tmp_path)] == ["a.py:1", "a.py:2", "a.py:3", "a.py:5"]
+    assert {hit.code for hit in check_kernel_imports(tmp_path)} == {"static.kernel_import"}
 
 
 # -- require_sdk and deprecations ------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""The policy's finding, and what one file's check knows while it runs."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Literal, final
+
+from nentang.sdk.policy._scope import Scopes
+from nentang.sdk.policy.capabilities import Allowance
+
+Severity = Literal["error", "warning"]
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class PolicyFinding:
+    """One use the policy refuses: a stable code (``static.<reason>``), ``file:line``, and what to do."""
+
+    code: str
+    location: str
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.code} at {self.location}: {self.message}"
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class PluginFacts:
+    """What the plugin is allowed beyond the lists: its own package, the plugins it requires, its capabilities."""
+
+    #: ``nentang_<name>``: the plugin's own import package.
+    package: str
+    #: The import packages of the plugins its manifest's ``[requires]`` names.
+    required: frozenset[str] = frozenset()
+    allowance: Allowance = field(default_factory=Allowance)
+
+
+class FileCheck:
+    """The state of checking one file: its scopes, where it is, and the findings so far."""
+
+    def __init__(self, rel: str, tree: ast.Module, facts: PluginFacts, *, in_migrations: bool) -> None:
+        self.rel = rel
+        self.facts = facts
+        self.in_migrations = in_migrations
+        self.scopes = Scopes(tree, frozenset({facts.package}))
+        self.findings: list[PolicyFinding] = []
+
+    @property
+    def parents(self) -> dict[ast.AST, ast.AST]:
+        return self.scopes.parents
+
+    def add(self, node: ast.AST, code: str, message: str, *, sql_statement: bool = False) -> None:
+        """Record a finding; ``sql_statement``: SQL the plugin builds (a warning in ``migrations/``)."""
+        severity: Severity = "error"
+        if self.in_migrations and sql_statement:
+            # migrations run as the schema owner: the reviewer reads their SQL, it is not refused
+            code, severity = "static.migration_sql", "warning"
+            message = f"{message} — runs as the schema owner; the reviewer must read it"
+        finding = PolicyFinding(code, f"{self.rel}:{getattr(node, 'lineno', 0)}", message, severity)
+        if finding not in self.findings:
+            self.findings.append(finding)
+
+
+__all__ = ["FileCheck", "PluginFacts", "PolicyFinding", "Severity"]
