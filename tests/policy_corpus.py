@@ -142,6 +142,24 @@ VARIANTS: Final[dict[str, tuple[str, str]]] = {
     ),
     "create_engine": ("from sqlmodel import create_engine\n", "static.raw_connection"),
     "sqlite": ("import sqlite3\n", "static.raw_connection"),
+    "unbound_method": (
+        "class Peek:\n    _authz = None\n\n    def get(self):\n        return self._authz\n"
+        "def f(ctx):\n    return Peek.get(ctx)\n",
+        "static.unbound_method",
+    ),
+    "type_method": (
+        "class Peek:\n    def get(self):\n        return self._db\ndef f(ctx, p):\n    return type(p).get(ctx)\n",
+        "static.unbound_method",
+    ),
+    "laundered_module": (
+        "from nentang_plugin import helpers\ndef f(ctx):\n    helpers.CTX = ctx\n    return helpers.CTX._authz\n",
+        "static.private_attribute",
+    ),
+    "static_self": (
+        "class P:\n    @staticmethod\n    def f(self):\n        return self._authz\n",
+        "static.private_attribute",
+    ),
+    "self_chain": ("class P:\n    def f(self):\n        return self.ctx._authz\n", "static.private_attribute"),
 }
 
 #: Looks like a finding by its names, is the plugin's own: no finding.
@@ -183,6 +201,15 @@ class Board:
     def cursor(self):
         return self._cache
 
+    @classmethod
+    def make(cls):
+        return cls(None)
+
+
+class Wide(Board):
+    def __init__(self):
+        Board.__init__(self, "wide")
+
 
 @dataclass
 class Page:
@@ -194,6 +221,8 @@ def nentang_plugin_enable(ctx, settings):
     count = ctx.session.scalar(select(func.count()).select_from(Board))
     biggest = select(func.max(col(Board.table)))
     page = Page(cursor=count)
+    board = Board.make()
+    board.execute()
     return (
         open("x"), cursor([page.cursor]), helpers._private(), _helper(), biggest, quote("a b"), HTTPStatus.OK,
         importlib.metadata.version("nentang-sdk"), getattr(ctx, "tenant"), __name__,

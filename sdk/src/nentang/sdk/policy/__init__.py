@@ -18,6 +18,8 @@ a stable code at ``file:line`` (see ``docs/plugin-policy.md`` for the lists):
 - SQL: ``static.sql_table_by_name``, ``static.sql_reflection``, ``static.raw_sql``,
   ``static.raw_connection``, ``static.sql_function`` (warnings, ``static.migration_sql``, in
   ``migrations/``);
+- ``static.unbound_method``: an instance method taken off its class (``Peek.get(ctx)`` would run
+  with ``self = ctx``), or off ``type(obj)``;
 - ``static.env_read``, ``static.file_access`` (``open``), ``static.dynamic_code`` (``eval``);
 - ``static.syntax``: a file that does not parse.
 
@@ -31,6 +33,7 @@ import ast
 from collections.abc import Iterable
 from pathlib import Path
 
+from nentang.sdk.policy import _own
 from nentang.sdk.policy._base import FileCheck, PluginFacts, PolicyFinding
 from nentang.sdk.policy._checker import check_tree
 from nentang.sdk.policy.capabilities import Allowance, allowance
@@ -53,19 +56,27 @@ def check_package(
     :param label: how locations start (default: the package folder's name).
     """
     allowed = capabilities if isinstance(capabilities, Allowance) else allowance(capabilities)
-    facts = PluginFacts(
-        package=package_dir.name, required=frozenset(f"nentang_{name}" for name in requires), allowance=allowed
-    )
     findings: list[PolicyFinding] = []
     root = label or package_dir.name
+    parsed: list[tuple[Path, str, ast.Module]] = []
     for path in _python_files(package_dir):
         rel = path.relative_to(package_dir)
         where = f"{root}/{rel.as_posix()}"
         tree = _parse(path, where, findings)
         if tree is not None:
-            check = FileCheck(where, tree, facts, in_migrations="migrations" in rel.parts[:-1])
-            check_tree(check, tree)
-            findings += check.findings
+            parsed.append((rel, where, tree))
+    names, methods = _own.definitions(package_dir.name, ((rel, tree) for rel, _, tree in parsed))
+    facts = PluginFacts(
+        package=package_dir.name,
+        required=frozenset(f"nentang_{name}" for name in requires),
+        allowance=allowed,
+        definitions=names,
+        methods=methods,
+    )
+    for rel, where, tree in parsed:
+        check = FileCheck(where, tree, facts, in_migrations="migrations" in rel.parts[:-1])
+        check_tree(check, tree)
+        findings += check.findings
     return findings
 
 

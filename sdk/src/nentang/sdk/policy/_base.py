@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, final
 
@@ -36,6 +37,13 @@ class PluginFacts:
     #: The import packages of the plugins its manifest's ``[requires]`` names.
     required: frozenset[str] = frozenset()
     allowance: Allowance = field(default_factory=Allowance)
+    #: The plugin's modules and what they define at module level (``nentang_x.models.Notice``).
+    definitions: frozenset[str] = frozenset()
+    #: The plugin's classes (by name) and their instance methods.
+    methods: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def defines(self, dotted: str) -> bool:
+        return dotted in self.definitions
 
 
 class FileCheck:
@@ -45,7 +53,7 @@ class FileCheck:
         self.rel = rel
         self.facts = facts
         self.in_migrations = in_migrations
-        self.scopes = Scopes(tree, frozenset({facts.package}))
+        self.scopes = Scopes(tree, frozenset({facts.package}), facts.defines)
         self.findings: list[PolicyFinding] = []
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from nentang.sdk.policy import _attributes, _io, _sql
+from nentang.sdk.policy import _attributes, _io, _own, _sql
 from nentang.sdk.policy._base import FileCheck
 from nentang.sdk.policy._imports import (
     LIMITED,
@@ -39,6 +39,7 @@ def check_tree(check: FileCheck, tree: ast.Module) -> None:
             receiver = check.scopes.resolve(node.value)[0]
             own = receiver.own_object
             _attributes.judge_attribute(check, node, own)
+            _own.judge_attribute(check, node)
             if not under(receiver.qualified, "importlib"):  # importlib.metadata is not SQLAlchemy's
                 _sql.judge_attribute(check, node, own)
             _io.judge_loop_method(check, node, own)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal, final
 
@@ -46,8 +47,12 @@ class Resolved:
 class Scopes:
     """The bindings of every scope of one file, and the resolution of names through them."""
 
-    def __init__(self, tree: ast.Module, own_packages: frozenset[str]) -> None:
+    def __init__(
+        self, tree: ast.Module, own_packages: frozenset[str], own_definition: Callable[[str], bool] | None = None
+    ) -> None:
         self.own_packages = own_packages
+        #: Whether a dotted name is one of the plugin's modules, or a class or function defined in one.
+        self.own_definition = own_definition or (lambda dotted: False)
         self.parents: dict[ast.AST, ast.AST] = {}
         for parent in ast.walk(tree):
             for child in ast.iter_child_nodes(parent):
@@ -157,17 +162,19 @@ class Scopes:
             return Resolved("unknown", node.id), attributes
         scope, target = found
         if target:
-            own = self.is_own_module(target) or (self.is_own_module(target.rsplit(".", 1)[0]))
-            return Resolved("import", ".".join([target, *attributes]), own_object=own), attributes
-        own = (isinstance(scope, ast.Module) and node.id in self.own_classes) or self._is_self(node.id, scope)
-        return Resolved("own", node.id, own_object=own), attributes
-
-    def is_own_module(self, dotted: str) -> bool:
-        return dotted.split(".")[0] in self.own_packages
+            qualified = ".".join([target, *attributes])
+            # own only as far as the plugin defined it: `helpers.CTX._authz` is not (CTX may hold a context)
+            return Resolved("import", qualified, own_object=self.own_definition(qualified)), attributes
+        own = (isinstance(scope, ast.Module) and node.id in self.own_classes and not attributes) or self._is_self(
+            node.id, scope
+        )
+        return Resolved("own", ".".join([node.id, *attributes]), own_object=own and not attributes), attributes
 
     def _is_self(self, name: str, scope: ast.AST) -> bool:
         """``self``/``cls``: the first parameter of a method of a class of this file, never rebound."""
         if not isinstance(scope, _FUNCTIONS) or not isinstance(self.parents.get(scope), ast.ClassDef):
+            return False
+        if any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in scope.decorator_list):
             return False
         params = [*scope.args.posonlyargs, *scope.args.args]
         if not params or params[0].arg != name:
