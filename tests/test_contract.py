@@ -11,11 +11,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from nentang.kernel.cli.main import app
@@ -225,16 +224,6 @@ def test_something_that_is_not_a_plugin_project(tmp_path: Path) -> None:
     report = check(tmp_path)
     assert report.codes == ["contract.source"]
     assert statuses(report) == {"manifest": "failed", **{c: "skipped" for c in CHECKS[1:]}}
-
-
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    """The command configures logging onto the runner's stderr, which is closed afterwards."""
-    saved = structlog.get_config()
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
 
 
 @pytest.mark.usefixtures("restored_logging")

@@ -11,11 +11,9 @@ import json
 import os
 import textwrap
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from nentang.kernel.cli.main import app
@@ -121,16 +119,6 @@ def test_a_file_that_does_not_parse_is_a_finding_not_a_crash(tmp_path: Path, bro
 
 
 # -- the developer's own check runs the same policy ---------------------------------------------------
-
-
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    """The command configures logging onto the runner's output, which is closed afterwards."""
-    saved = structlog.get_config()
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
 
 
 @pytest.mark.usefixtures("restored_logging")
