@@ -1,7 +1,7 @@
 """The SDK's public surface is held against a committed list (``sdk/public-api.txt``).
 
-What a plugin may rely on — the facade's ``__all__``, the hooks, the test kit's names, fixtures and
-markers — is rendered with signatures and compared with the committed file, so nothing becomes
+What a plugin may rely on — the facade's ``__all__``, the hooks, the plugin policy's names, the test
+kit's names, fixtures and markers — is rendered with signatures and compared with the committed file, so nothing becomes
 public, changes shape or disappears by accident. A change the compatibility policy allows
 (``docs/sdk-compatibility.md``: additions in a minor release, removals only after a deprecation)
 is made by regenerating the file and committing it with the change::
@@ -112,6 +112,7 @@ def describe(name: str, obj: Any) -> list[str]:
 
 def public_api() -> str:
     import nentang.sdk
+    import nentang.sdk.policy
     import nentang.sdk.testing
     import nentang.sdk.testing.plugin
     from nentang.sdk import hookspecs
@@ -129,6 +130,9 @@ def public_api() -> str:
             opts = getattr(function, "nentang_spec", {}) or {}
             flags = sorted(k for k, v in opts.items() if v is True)
             lines.append(f"{name}{signature(function)}" + (f"  [{', '.join(flags)}]" if flags else ""))
+    lines.append("\n[nentang.sdk.policy]")
+    for name in nentang.sdk.policy.__all__:
+        lines.extend(describe(name, getattr(nentang.sdk.policy, name)))
     lines.append("\n[nentang.sdk.testing]")
     for name in nentang.sdk.testing.__all__:
         lines.extend(describe(name, getattr(nentang.sdk.testing, name)))
