@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
 import tomllib
 from pathlib import Path
@@ -142,3 +143,14 @@ def test_nentang_sdk_check_reports_the_same_findings_as_the_review(tmp_path: Pat
     assert ("static.syntax", f"nentang_{name}/corpus_broken.py:1") in static
     assert {r["check"]: r["status"] for r in report["results"]}["static"] == "failed"
     assert report["ok"] is False
+
+
+def test_the_developer_guide_lists_what_the_policy_allows() -> None:
+    from nentang.sdk.policy._imports import LIMITED, STDLIB, THIRD_PARTY
+    from nentang.sdk.policy._sql import ALLOWED_FUNCTIONS
+
+    guide = (ROOT / "docs" / "plugin-policy.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"`([\w.]+)`", guide))
+    missing = (STDLIB | set(LIMITED) | THIRD_PARTY | ALLOWED_FUNCTIONS) - listed
+    missing |= {name for names in LIMITED.values() for name in names if name not in guide}
+    assert not missing, f"docs/plugin-policy.md does not list {sorted(missing)}"
