@@ -159,6 +159,27 @@ VARIANTS: Final[dict[str, tuple[str, str]]] = {
         "class P:\n    @staticmethod\n    def f(self):\n        return self._authz\n",
         "static.private_attribute",
     ),
+    "annotation_code": (
+        "from __future__ import annotations\nimport strawberry\n@strawberry.type\nclass T:\n"
+        "    x: \"__import__('subprocess').run(['id'])\"\n",
+        "static.name_from_string",
+    ),
+    "string_expression": ("PATH = \"open('/proc/self/environ').read()\"\n", "static.file_access"),
+    "pydantic_alias": (
+        "from pydantic import BaseModel, Field\nclass Peek(BaseModel):\n"
+        "    authz: object = Field(validation_alias='_authz')\n",
+        "static.private_attribute",
+    ),
+    "formatter": (
+        "import string\nfield = string.Formatter().get_field('0._db', [None], {})\n",
+        "static.computed_attribute",
+    ),
+    "type_hints": ("import typing\nhints = typing.get_type_hints(print)\n", "static.dynamic_code"),
+    "strawberry_lazy": (
+        "import strawberry\nK = strawberry.lazy('nentang.kernel.runtime')\n",
+        "static.name_from_string",
+    ),
+    "uuid1": ("from uuid import uuid1\n", "static.process"),
     "self_chain": ("class P:\n    def f(self):\n        return self.ctx._authz\n", "static.private_attribute"),
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from nentang.sdk.policy import _attributes, _io, _own, _sql
+from nentang.sdk.policy import _attributes, _io, _own, _sql, _strings
 from nentang.sdk.policy._base import FileCheck
 from nentang.sdk.policy._imports import (
     LIMITED,
@@ -24,34 +24,48 @@ from nentang.sdk.policy.capabilities import HTTP_CLIENT_MODULES
 
 
 def check_tree(check: FileCheck, tree: ast.Module) -> None:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                judge_import(check, node, alias.name)
-        elif isinstance(node, ast.ImportFrom):
-            module = check.scopes.absolute_module(node)
-            if judge_import(check, node, module):
-                for alias in node.names:
-                    judge_reference(check, node, f"{module}.{alias.name}", imported=True)
-        elif isinstance(node, ast.Call):
-            _call(check, node)
-        elif isinstance(node, ast.Attribute):
-            receiver = check.scopes.resolve(node.value)[0]
-            own = receiver.own_object
-            _attributes.judge_attribute(check, node, own)
-            _own.judge_attribute(check, node)
-            if not under(receiver.qualified, "importlib"):  # importlib.metadata is not SQLAlchemy's
-                _sql.judge_attribute(check, node, own)
-            _io.judge_loop_method(check, node, own)
-            if is_maximal(node, check.parents):
-                _reference(check, node)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            _attributes.judge_bare_dunder(check, node)
-            if is_maximal(node, check.parents):
-                _reference(check, node)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and not _is_docstring(check, node):
+    annotations = _strings.annotation_nodes(tree)
+    pending = list(ast.walk(tree))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and not _is_docstring(check, node):
             _sql.judge_string(check, node)
             _attributes.judge_format_string(check, node)
+            code = _strings.as_code(check, node, node in annotations)
+            if code is not None:  # judged as the code it is; its own strings too
+                inner = list(ast.walk(code))
+                annotations.update(inner if node in annotations else ())
+                pending += inner
+        else:
+            _judge(check, node)
+
+
+def _judge(check: FileCheck, node: ast.AST) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            judge_import(check, node, alias.name)
+    elif isinstance(node, ast.ImportFrom):
+        module = check.scopes.absolute_module(node)
+        if judge_import(check, node, module):
+            for alias in node.names:
+                judge_reference(check, node, f"{module}.{alias.name}", imported=True)
+    elif isinstance(node, ast.Call):
+        _call(check, node)
+        _strings.judge_alias(check, node)
+    elif isinstance(node, ast.Attribute):
+        receiver = check.scopes.resolve(node.value)[0]
+        own = receiver.own_object
+        _attributes.judge_attribute(check, node, own)
+        _own.judge_attribute(check, node)
+        if not under(receiver.qualified, "importlib"):  # importlib.metadata is not SQLAlchemy's
+            _sql.judge_attribute(check, node, own)
+        _io.judge_loop_method(check, node, own)
+        if is_maximal(node, check.parents):
+            _reference(check, node)
+    elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+        _attributes.judge_bare_dunder(check, node)
+        if is_maximal(node, check.parents):
+            _reference(check, node)
 
 
 # -- imports ----------------------------------------------------------------------------------------
@@ -156,8 +170,9 @@ def judge_reference(check: FileCheck, node: ast.AST, qualified: str, *, imported
     if imported and top not in {check.facts.package, *check.facts.required} and _private(qualified.rsplit(".", 1)[1]):
         check.add(node, "static.private_attribute", f"imports {qualified}: private to its module")
         return
-    if qualified in REFUSED_NAMES:
-        check.add(node, "static.file_access", f"uses {qualified}: it {REFUSED_NAMES[qualified]}")
+    refused = next((REFUSED_NAMES[n] for n in REFUSED_NAMES if qualified == n or qualified.startswith(n + ".")), None)
+    if refused is not None:
+        check.add(node, refused[0], f"uses {qualified}: it {refused[1]}")
         return
     if _io.judge_env(check, node, qualified):
         return

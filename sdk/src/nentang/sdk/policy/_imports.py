@@ -83,7 +83,21 @@ LIMITED: Final[dict[str, frozenset[str]]] = {
     ),
 }
 #: Names refused inside otherwise allowed modules.
-REFUSED_NAMES: Final = {"contextlib.chdir": "changes the worker's current folder (a file access)"}
+REFUSED_NAMES: Final[dict[str, tuple[str, str]]] = {
+    "contextlib.chdir": ("static.file_access", "changes the worker's current folder"),
+    "string.Formatter": ("static.computed_attribute", "reads attributes named in a string ('{0._db}')"),
+    "uuid.getnode": ("static.process", "may start a process to read the machine's address"),
+    "uuid.uuid1": ("static.process", "may start a process to read the machine's address (use uuid4)"),
+    # these evaluate strings as code (annotations, forward references) or import modules they name
+    "typing.get_type_hints": ("static.dynamic_code", "evaluates annotation strings as code"),
+    "typing.ForwardRef": ("static.dynamic_code", "evaluates a string as code"),
+    "typing_extensions.get_type_hints": ("static.dynamic_code", "evaluates annotation strings as code"),
+    "typing_extensions.ForwardRef": ("static.dynamic_code", "evaluates a string as code"),
+    "strawberry.lazy": ("static.name_from_string", "imports a module named by a string"),
+    "strawberry.LazyType": ("static.name_from_string", "imports a module named by a string"),
+    "pydantic.ImportString": ("static.name_from_string", "imports the object a string names"),
+    "pydantic.types.ImportString": ("static.name_from_string", "imports the object a string names"),
+}
 #: Third-party packages (with their submodules) a plugin may depend on. SQLAlchemy's own rules are
 #: in :mod:`nentang.sdk.policy._sql`; only its ORM-facing modules are allowed.
 THIRD_PARTY: Final = frozenset({"strawberry", "pydantic", "sqlmodel", "typing_extensions"})
