@@ -9,7 +9,6 @@ networking, ORM use of SQLAlchemy only. Each of its findings becomes a ``static`
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from nentang.sandbox.findings import ReviewFinding
 from nentang.sdk.policy import Allowance
 from nentang.sdk.policy import check_package as policy_check
+from nentang.sdk.testing._scan import permission_uses
 
 
 def check_package(
@@ -32,41 +32,26 @@ def check_package(
 def permission_usage(package_dir: Path, manifest: dict[str, Any], *, label: str | None = None) -> list[ReviewFinding]:
     """Declared permissions against those the code checks with a constant name (``has_permission("x")``).
 
-    A permission checked but not declared is an error (no administrator could ever grant it); one
-    declared but never checked where the code shows it is a warning (it may be checked by name
-    elsewhere, e.g. by a role template only).
+    The scan is the contract suite's (:func:`nentang.sdk.testing._scan.permission_uses`). A
+    permission checked but not declared is an error (no administrator could ever grant it); one
+    declared but never checked where the code shows it is a warning here (it may be checked by
+    name elsewhere, e.g. by a role template only).
     """
     root = label or package_dir.name
     raw = manifest.get("permissions", [])
     declared = {str(p.get("name")) for p in raw if isinstance(p, dict)} if isinstance(raw, list) else set()
-    used: dict[str, str] = {}
-    for path in sorted(package_dir.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        try:
-            tree = ast.parse(path.read_bytes())
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in {"has_permission", "require_permission"}
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                used.setdefault(node.args[0].value, f"{root}/{path.relative_to(package_dir).as_posix()}:{node.lineno}")
-    findings = [
-        ReviewFinding(
-            "contract",
-            "contract.permission_undeclared",
-            where,
-            f"checks permission {name!r}, which the manifest does not declare: no one could be granted it",
-        )
-        for name, where in sorted(used.items())
-        if name not in declared and not name.startswith("kernel.")
-    ]
+    uses = permission_uses(package_dir)
+    findings: list[ReviewFinding] = []
+    for hit in uses.literal:
+        if hit.value not in declared and not hit.value.startswith("kernel."):
+            finding = ReviewFinding(
+                "contract",
+                "contract.permission_undeclared",
+                f"{root}/{hit.where(package_dir)}",
+                f"checks permission {hit.value!r}, which the manifest does not declare: no one could be granted it",
+            )
+            if finding not in findings:
+                findings.append(finding)
     findings += [
         ReviewFinding(
             "contract",
@@ -75,6 +60,6 @@ def permission_usage(package_dir: Path, manifest: dict[str, Any], *, label: str 
             f"declares {name!r} but no has_permission/require_permission call with that name was seen",
             "warning",
         )
-        for name in sorted(declared - set(used))
+        for name in sorted(declared - uses.names)
     ]
     return findings
