@@ -51,6 +51,13 @@ HOSTILE = {
     "sneakyimport": {("static", "static.name_from_string"), ("trace", "trace.forbidden_import")},
     "escape": {("static", "static.file_access"), ("trace", "trace.file_write")},
     "hog": {("limits", "limits.memory")},
+    "reacharound": {
+        ("static", "static.private_attribute"),
+        ("static", "static.name_from_string"),
+        ("static", "static.sql_table_by_name"),
+        ("static", "static.sql_function"),
+        ("static", "static.bound_method_owner"),
+    },
 }
 
 
