@@ -180,6 +180,23 @@ VARIANTS: Final[dict[str, tuple[str, str]]] = {
         "static.name_from_string",
     ),
     "uuid1": ("from uuid import uuid1\n", "static.process"),
+    "own_session": (
+        "from sqlalchemy.orm import Session\ndef f(ctx):\n    return Session(ctx.session.connection())\n",
+        "static.raw_connection",
+    ),
+    "core_on_connection": ("def f(ctx, q):\n    return ctx.session.connection().execute(q)\n", "static.raw_connection"),
+    "relationship_by_name": (
+        "from sqlmodel import Relationship\nclass Mine:\n    user: object = Relationship(sa_relationship_kwargs="
+        "{'primaryjoin': 'KernelUser.id == Mine.user_id'})\n",
+        "static.sql_table_by_name",
+    ),
+    "kernel_tablename": (
+        "from nentang.sdk import TenantOwned\n"
+        "class Users(TenantOwned, table=True):\n    __tablename__ = 'kernel_user'\n",
+        "static.sql_table_by_name",
+    ),
+    "registry": ("from sqlalchemy.orm import registry\nmapper = registry()\n", "static.sql_table_by_name"),
+    "star_import": ("from sqlalchemy import *\nusers = table('kernel_user')\n", "static.import_not_allowed"),
     "self_chain": ("class P:\n    def f(self):\n        return self.ctx._authz\n", "static.private_attribute"),
 }
 

@@ -48,7 +48,10 @@ def _judge(check: FileCheck, node: ast.AST) -> None:
         module = check.scopes.absolute_module(node)
         if judge_import(check, node, module):
             for alias in node.names:
-                judge_reference(check, node, f"{module}.{alias.name}", imported=True)
+                if alias.name == "*" and module.split(".")[0] != check.facts.package:
+                    check.add(node, "static.import_not_allowed", f"from {module} import *: name what you import")
+                else:
+                    judge_reference(check, node, f"{module}.{alias.name}", imported=True)
     elif isinstance(node, ast.Call):
         _call(check, node)
         _strings.judge_alias(check, node)
@@ -62,6 +65,8 @@ def _judge(check: FileCheck, node: ast.AST) -> None:
         _io.judge_loop_method(check, node, own)
         if is_maximal(node, check.parents):
             _reference(check, node)
+    elif isinstance(node, ast.ClassDef):
+        _sql.judge_class(check, node)
     elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
         _attributes.judge_bare_dunder(check, node)
         if is_maximal(node, check.parents):

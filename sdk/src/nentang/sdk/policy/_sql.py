@@ -25,6 +25,8 @@ for _name in ("table", "column", "Table", "MetaData", "TableClause", "ColumnClau
     )
 for _name in ("text", "TextClause", "literal_column", "DDL"):
     REFUSED[_name] = ("static.raw_sql", "is SQL written as text: it bypasses the tenant-bound session")
+for _name in ("registry", "declarative_base", "DeclarativeBase", "DeclarativeBaseNoMeta", "as_declarative"):
+    REFUSED[_name] = ("static.sql_table_by_name", "maps classes of its own onto any table by name")
 for _name in ("inspect", "Inspector", "reflect", "autoload_with", "inspection"):
     REFUSED[_name] = ("static.sql_reflection", "reads the database's schema (every table, the kernel's included)")
 for _name in ("create_engine", "engine_from_config", "create_mock_engine", "event", "events", "pool", "engine"):
@@ -43,7 +45,7 @@ ALLOWED_FUNCTIONS: Final = frozenset(
 #: Attributes that hand out the session's engine or the driver's connection, on any object but the plugin's own.
 GATEWAYS: Final = frozenset(
     {"get_bind", "bind", "engine", "raw_connection", "driver_connection", "dbapi_connection", "exec_driver_sql"}
-    | {"executescript", "connection_proxy"}
+    | {"executescript", "connection_proxy", "connection"}
 )
 #: Attributes that reach every table's metadata (the kernel's too), on any object.
 METADATA: Final = frozenset({"metadata", "registry", "sorted_tables"})
@@ -113,6 +115,49 @@ def judge_call(check: FileCheck, node: ast.Call) -> None:
             check.add(
                 node, "static.sql_reflection", f"{keyword.arg}= reflects a table from the database", sql_statement=True
             )
+    resolved, _ = check.scopes.resolve(node.func)
+    parts = resolved.qualified.split(".") if resolved.kind == "import" else []
+    if not parts or parts[0] not in _ORM_PACKAGES:
+        return
+    if parts[-1] in {"Session", "AsyncSession"}:
+        check.add(
+            node,
+            "static.raw_connection",
+            f"{resolved.qualified}(...) makes a session of its own, without the tenant binding; use ctx.session",
+            sql_statement=True,
+        )
+    elif parts[-1] in {"relationship", "Relationship"} and any(
+        isinstance(n, ast.Constant) and isinstance(n.value, str) for n in ast.walk(node)
+    ):
+        check.add(
+            node,
+            "static.sql_table_by_name",
+            f"{parts[-1]}() with a string: the ORM resolves it by name among every mapped class (the kernel's "
+            "too); pass the class itself",
+            sql_statement=True,
+        )
+
+
+def judge_class(check: FileCheck, node: ast.ClassDef) -> None:
+    """A mapped class's table is the plugin's: ``__tablename__`` starts with ``<plugin>_``."""
+    prefix = check.facts.package.removeprefix("nentang_") + "_"
+    for item in node.body:
+        targets = (
+            item.targets if isinstance(item, ast.Assign) else [item.target] if isinstance(item, ast.AnnAssign) else []
+        )
+        for target in targets:
+            if not isinstance(target, ast.Name) or target.id not in {"__tablename__", "__table__"}:
+                continue
+            value = getattr(item, "value", None)
+            name = value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
+            if target.id == "__table__" or name is None or not name.startswith(prefix):
+                check.add(
+                    item,
+                    "static.sql_table_by_name",
+                    f"maps {node.name} onto the table {name or '(not a constant name)'}: a plugin's tables are "
+                    f"named {prefix}<something>",
+                    sql_statement=True,
+                )
 
 
 def judge_string(check: FileCheck, node: ast.Constant) -> None:
@@ -136,4 +181,4 @@ def _is_value(check: FileCheck, node: ast.AST) -> bool:
     return not (isinstance(parent, ast.Attribute) and parent.value is node)
 
 
-__all__ = ["ALLOWED_FUNCTIONS", "REFUSED", "judge_attribute", "judge_call", "judge_name", "judge_string"]
+__all__ = ["ALLOWED_FUNCTIONS", "REFUSED", "judge_attribute", "judge_call", "judge_class", "judge_name", "judge_string"]
