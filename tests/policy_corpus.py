@@ -197,6 +197,20 @@ VARIANTS: Final[dict[str, tuple[str, str]]] = {
     ),
     "registry": ("from sqlalchemy.orm import registry\nmapper = registry()\n", "static.sql_table_by_name"),
     "star_import": ("from sqlalchemy import *\nusers = table('kernel_user')\n", "static.import_not_allowed"),
+    "super_with_object": (
+        "class Peek:\n    def get(self, ctx):\n        return super(Peek, ctx)._authz\n",
+        "static.private_attribute",
+    ),
+    "inherited_private": (
+        "from nentang.sdk import TenantOwned\nclass Mine(TenantOwned, table=True):\n    __tablename__ = 'plugin_mine'\n"
+        "    def state(self):\n        return self._sa_instance_state.session\n",
+        "static.private_attribute",
+    ),
+    "match_pattern": (
+        "def f(ctx):\n    match ctx:\n        case object(_authz=grants):\n            return grants\n",
+        "static.private_attribute",
+    ),
+    "format_attribute": ("def f(ctx):\n    return '{0.session.bind.url}'.format(ctx)\n", "static.computed_attribute"),
     "self_chain": ("class P:\n    def f(self):\n        return self.ctx._authz\n", "static.private_attribute"),
 }
 

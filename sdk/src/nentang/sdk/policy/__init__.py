@@ -72,6 +72,7 @@ def check_package(
         allowance=allowed,
         definitions=names,
         methods=methods,
+        private_names=_own.private_names(tree for _, _, tree in parsed),
     )
     for rel, where, tree in parsed:
         check = FileCheck(where, tree, facts, in_migrations="migrations" in rel.parts[:-1])

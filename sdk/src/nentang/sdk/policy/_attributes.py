@@ -35,6 +35,8 @@ OWNERS: Final = frozenset({"__self__", "__func__", "im_self", "im_func", "__wrap
 BARE_DUNDERS: Final = frozenset({"__name__", "__doc__", "__all__", "__version__", "__package__"})
 #: A format string reaching an attribute: ``"{0._authz}".format(ctx)``.
 _FORMAT_PRIVATE: Final = re.compile(r"\{[^{}]*(\.|\[)\s*_")
+#: A format string reading an attribute at all: ``"{0.session.bind.url}".format(ctx)``.
+_FORMAT_ATTRIBUTE: Final = re.compile(r"\{\w*(\[[^\]{}]*\])*\.\w")
 
 
 def judge_attribute(check: FileCheck, node: ast.Attribute, receiver_is_own: bool) -> None:
@@ -50,12 +52,13 @@ def judge_attribute(check: FileCheck, node: ast.Attribute, receiver_is_own: bool
             return
         where = "" if attr in REFLECTION_DUNDERS else " of an object the plugin did not define"
         check.add(node, "static.dunder_access", f".{attr}{where} reaches around the plugin's objects")
-    elif attr.startswith("_") and not receiver_is_own:
+    elif attr.startswith("_") and (not receiver_is_own or not check.facts.owns_private(attr)):
         check.add(
             node,
             "static.private_attribute",
             f".{attr} is private to an object the plugin did not define; use its public API "
-            "(a plugin's own private names are used through self, cls, its own classes and modules)",
+            "(a plugin's own private names — defined in its package — are used through self, cls, its own "
+            "classes and modules)",
         )
 
 
@@ -66,8 +69,23 @@ def judge_bare_dunder(check: FileCheck, node: ast.Name) -> None:
 
 
 def judge_format_string(check: FileCheck, node: ast.Constant) -> None:
-    if isinstance(node.value, str) and _FORMAT_PRIVATE.search(node.value):
+    if not isinstance(node.value, str):
+        return
+    if _FORMAT_PRIVATE.search(node.value):
         check.add(node, "static.private_attribute", "a format string reads a private attribute ('{x._name}')")
+    elif _FORMAT_ATTRIBUTE.search(node.value):
+        check.add(
+            node,
+            "static.computed_attribute",
+            "a format string reads attributes by name ('{0.session.bind}'): format the values themselves",
+        )
+
+
+def judge_match_class(check: FileCheck, node: ast.MatchClass) -> None:
+    """``case object(_authz=a)`` reads the attribute it names."""
+    for name in node.kwd_attrs:
+        if name.startswith("_") or name in FRAMES or name in OWNERS:
+            check.add(node, "static.private_attribute", f"the pattern reads .{name} of the matched object")
 
 
 #: Built-ins that read or write attributes or namespaces by a name known only at run time.
@@ -125,4 +143,5 @@ __all__ = [
     "judge_computed",
     "judge_format_string",
     "judge_getter",
+    "judge_match_class",
 ]

@@ -11,6 +11,8 @@ from nentang.sdk.policy._scope import Scopes
 from nentang.sdk.policy.capabilities import Allowance
 
 Severity = Literal["error", "warning"]
+#: Private names the frameworks set on instances: never the plugin's own, even through ``self``.
+FRAMEWORK_PRIVATE = ("_sa_", "_sqlmodel", "__pydantic", "_abc_", "__strawberry")
 
 
 @final
@@ -42,8 +44,15 @@ class PluginFacts:
     #: The plugin's classes (by name) and their instance methods.
     methods: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
+    #: The private names the plugin's package defines (class bodies, ``self._x =``, module level).
+    private_names: frozenset[str] = frozenset()
+
     def defines(self, dotted: str) -> bool:
         return dotted in self.definitions
+
+    def owns_private(self, name: str) -> bool:
+        """A private name the plugin defined (a framework's names on its instances are never its own)."""
+        return name in self.private_names and not name.startswith(FRAMEWORK_PRIVATE)
 
 
 class FileCheck:

@@ -67,6 +67,8 @@ def _judge(check: FileCheck, node: ast.AST) -> None:
             _reference(check, node)
     elif isinstance(node, ast.ClassDef):
         _sql.judge_class(check, node)
+    elif isinstance(node, ast.MatchClass):
+        _attributes.judge_match_class(check, node)
     elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
         _attributes.judge_bare_dunder(check, node)
         if is_maximal(node, check.parents):

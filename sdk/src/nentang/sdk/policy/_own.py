@@ -17,6 +17,25 @@ from nentang.sdk.policy._base import FileCheck
 _NOT_INSTANCE = frozenset({"staticmethod", "classmethod"})
 
 
+def private_names(trees: Iterable[ast.Module]) -> frozenset[str]:
+    """The private names the package defines: in class bodies, on ``self``/``cls``, at module level."""
+    found: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                found.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                found.add(node.id)
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Store)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in {"self", "cls"}
+            ):
+                found.add(node.attr)
+    return frozenset(name for name in found if name.startswith("_"))
+
+
 def definitions(
     package: str, files: Iterable[tuple[Path, ast.Module]]
 ) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
@@ -85,4 +104,4 @@ def _explicit_self(check: FileCheck, node: ast.Attribute) -> bool:
     return check.scopes.resolve(call.args[0])[0].own_object and call.args[0].id in {"self", "cls"}
 
 
-__all__ = ["definitions", "judge_attribute"]
+__all__ = ["definitions", "judge_attribute", "private_names"]

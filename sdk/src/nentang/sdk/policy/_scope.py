@@ -152,7 +152,8 @@ class Scopes:
             node = node.value
         attributes.reverse()
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super":
-            return Resolved("own", "super()", own_object=True), attributes
+            # only the zero-argument form is the method's own object: super(Cls, ctx) is ctx
+            return Resolved("own", "super()", own_object=not node.args and not attributes), attributes
         if not isinstance(node, ast.Name):
             return Resolved("unknown"), attributes
         found = self.lookup(node.id, node)
