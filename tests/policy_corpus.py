@@ -211,6 +211,13 @@ VARIANTS: Final[dict[str, tuple[str, str]]] = {
         "static.private_attribute",
     ),
     "format_attribute": ("def f(ctx):\n    return '{0.session.bind.url}'.format(ctx)\n", "static.computed_attribute"),
+    "monkeypatch": (
+        "from sqlalchemy.orm import Session\nSession.execute = lambda self, *a, **k: None\n",
+        "static.monkeypatch",
+    ),
+    "monkeypatch_setattr": ("import json\nsetattr(json, 'dumps', repr)\n", "static.monkeypatch"),
+    "exit_worker": ("def f():\n    raise SystemExit(0)\n", "static.process"),
+    "tz_file": ("from zoneinfo import ZoneInfo\nz = ZoneInfo.from_file\n", "static.file_access"),
     "self_chain": ("class P:\n    def f(self):\n        return self.ctx._authz\n", "static.private_attribute"),
 }
 

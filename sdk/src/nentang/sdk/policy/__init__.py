@@ -18,6 +18,7 @@ a stable code at ``file:line`` (see ``docs/plugin-policy.md`` for the lists):
 - SQL: ``static.sql_table_by_name``, ``static.sql_reflection``, ``static.raw_sql``,
   ``static.raw_connection``, ``static.sql_function`` (warnings, ``static.migration_sql``, in
   ``migrations/``);
+- ``static.monkeypatch``: changing a module or class the plugin did not define (shared by every tenant);
 - ``static.unbound_method``: an instance method taken off its class (``Peek.get(ctx)`` would run
   with ``self = ctx``), or off ``type(obj)``;
 - ``static.env_read``, ``static.file_access`` (``open``), ``static.dynamic_code`` (``eval``);

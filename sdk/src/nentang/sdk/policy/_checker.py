@@ -58,6 +58,8 @@ def _judge(check: FileCheck, node: ast.AST) -> None:
     elif isinstance(node, ast.Attribute):
         receiver = check.scopes.resolve(node.value)[0]
         own = receiver.own_object
+        if isinstance(node.ctx, ast.Store | ast.Del) and receiver.kind == "import" and not own:
+            _monkeypatch(check, node, f"{receiver.qualified}.{node.attr}")
         _attributes.judge_attribute(check, node, own)
         _own.judge_attribute(check, node)
         if not under(receiver.qualified, "importlib"):  # importlib.metadata is not SQLAlchemy's
@@ -209,10 +211,20 @@ def _call(check: FileCheck, call: ast.Call) -> None:
             attribute = _attributes.judge_computed(check, call, name)
             if attribute is not None and call.args:
                 target, _ = check.scopes.resolve(call.args[0])
+                if name in {"setattr", "delattr"} and target.kind == "import" and not target.own_object:
+                    _monkeypatch(check, call, f"{target.qualified}.{attribute}")
                 if target.kind == "import":  # getattr(func, "set_config") is func.set_config
                     judge_reference(check, call, f"{target.qualified}.{attribute}")
     elif resolved.kind == "import":
         _attributes.judge_getter(check, call, resolved.qualified)
+
+
+def _monkeypatch(check: FileCheck, node: ast.AST, qualified: str) -> None:
+    check.add(
+        node,
+        "static.monkeypatch",
+        f"changes {qualified}: a module or class the plugin did not define is shared by every tenant of the worker",
+    )
 
 
 def _called(check: FileCheck, node: ast.AST) -> bool:

@@ -85,6 +85,8 @@ LIMITED: Final[dict[str, frozenset[str]]] = {
 #: Names refused inside otherwise allowed modules.
 REFUSED_NAMES: Final[dict[str, tuple[str, str]]] = {
     "contextlib.chdir": ("static.file_access", "changes the worker's current folder"),
+    "zoneinfo.reset_tzpath": ("static.file_access", "changes where time zones are read from (any file)"),
+    "zoneinfo.ZoneInfo.from_file": ("static.file_access", "reads a file"),
     "string.Formatter": ("static.computed_attribute", "reads attributes named in a string ('{0._db}')"),
     "uuid.getnode": ("static.process", "may start a process to read the machine's address"),
     "uuid.uuid1": ("static.process", "may start a process to read the machine's address (use uuid4)"),

@@ -22,6 +22,10 @@ BUILTINS: Final[dict[str, tuple[str, str]]] = {
     "breakpoint": ("static.dynamic_code", "starts a debugger in the worker"),
     "__import__": ("static.name_from_string", "imports a module named by a string"),
     "help": ("static.name_from_string", "resolves objects from strings (pydoc)"),
+    "exit": ("static.process", "stops the worker that serves every tenant"),
+    "quit": ("static.process", "stops the worker that serves every tenant"),
+    "SystemExit": ("static.process", "stops the worker that serves every tenant"),
+    "KeyboardInterrupt": ("static.process", "stops the worker that serves every tenant"),
 }
 #: Method names that open connections, processes or threads on an event loop, whoever the receiver.
 LOOP_METHODS: Final[dict[str, str]] = dict.fromkeys(
