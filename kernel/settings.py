@@ -86,7 +86,7 @@ class Settings:
             database_url=environ.get("NENTANG_DATABASE_URL", DEFAULT_DATABASE_URL),
             app_database_url=environ.get("NENTANG_APP_DATABASE_URL") or None,
             app_role=environ.get("NENTANG_APP_ROLE", DEFAULT_APP_ROLE),
-            registry_path=Path(environ.get("NENTANG_REGISTRY", "registry.toml")),
+            registry_path=_registry_path(environ.get("NENTANG_REGISTRY")),
             mode=mode,  # type: ignore[arg-type]
             log_json=log_format == "json",
             log_level=log_level,
@@ -94,6 +94,13 @@ class Settings:
             graphql=GraphQLSettings.from_environ(environ),
             events_background=_FLAGS[raw_events],
         )
+
+
+def _registry_path(raw: str | None) -> Path:
+    """Where the registry of approvals is, resolved once when the settings are read: a command that
+    later changes directory still reads the same file. (``nentang serve`` in production mode
+    insists that it comes from ``NENTANG_REGISTRY``.)"""
+    return Path((raw or "registry.toml").strip() or "registry.toml").expanduser().resolve()
 
 
 def sqlite_path(database_url: str) -> Path | None:

@@ -35,11 +35,13 @@ from sqlalchemy import select
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.authz.service import Authorizer
 from nentang.kernel.data.database import Database
+from nentang.kernel.data.plugin_guard import failed_call
 from nentang.kernel.plugins import settings as plugin_settings
-from nentang.kernel.plugins.context import KernelTenantContext
+from nentang.kernel.plugins.context import KernelTenantContext, services_for
 from nentang.kernel.plugins.host import PluginHost
 from nentang.kernel.plugins.models import PluginActivation, PluginQuarantine
 from nentang.kernel.plugins.quarantine import ErrorBudget
+from nentang.kernel.plugins.running import PluginCall, enter, leave
 from nentang.kernel.propagation.cache import LoadingCache
 from nentang.sdk.context import TenantRef
 from nentang.sdk.errors import NotFound
@@ -77,8 +79,9 @@ def activation_cache(db: Database, max_tenants: int = 50_000) -> LoadingCache[in
     return LoadingCache(load, max_tenants)
 
 
-#: One plugin's part of a call: its name, hook function, the function's argument names, its settings.
-_Step = tuple[str, Callable[..., Any], tuple[str, ...], Mapping[str, Any]]
+#: One plugin's part of a call: its name, hook function, the function's argument names, its settings,
+#: and the marker that says its code runs (built once with the plan, not per call).
+_Step = tuple[str, Callable[..., Any], tuple[str, ...], Mapping[str, Any], PluginCall]
 
 
 @final
@@ -114,8 +117,8 @@ class Dispatcher:
     ) -> None:
         self._db = db
         self._host = host
-        self._authz = authz
-        self._audit = audit
+        #: The handle contexts carry to the kernel services (``context.py``): no reference to them.
+        self._services = services_for(authz, audit)
         self.activations = activations
         self._budget = budget
         self._impls: dict[tuple[str, frozenset[str], int], tuple[HookImpl, ...]] = {}
@@ -162,8 +165,15 @@ class Dispatcher:
             return plan.steps
         generation = self._host.generation  # read first: a change while building makes the plan stale at once
         impls = self._implementations(hook, source.enabled.intersection(self._host.plugins), generation)
+        tables = self._host.tables
         steps = tuple(
-            (impl.plugin_name, impl.function, tuple(impl.argnames), source.settings.get(impl.plugin_name, {}))
+            (
+                impl.plugin_name,
+                impl.function,
+                tuple(impl.argnames),
+                source.settings.get(impl.plugin_name, {}),
+                PluginCall(impl.plugin_name, tenant_id, hook, tables.get(impl.plugin_name, frozenset())),
+            )
             for impl in impls
         )
         with self._lock:
@@ -193,17 +203,29 @@ class Dispatcher:
         self, hook: str, tenant: TenantRef, *, actor: str, session: Any, **kwargs: Any
     ) -> list[tuple[str, Any]]:
         results = []
-        authz, audit, get = self._authz, self._audit, kwargs.__getitem__
-        for plugin, function, argnames, settings in self._steps(hook, tenant.id):
-            kwargs["ctx"] = new_context(tenant, plugin, actor, settings, session, authz, audit)
-            result = function(*map(get, argnames))
+        handle, get = self._services.handle, kwargs.__getitem__
+        for plugin, function, argnames, settings, call in self._steps(hook, tenant.id):
+            kwargs["ctx"] = new_context(tenant, plugin, actor, settings, session, handle)
+            if session is not None:
+                session.flush()  # the kernel's pending changes are written as the kernel's
+            token = enter(call)
+            try:
+                result = function(*map(get, argnames))
+                if session is not None:
+                    session.flush()  # the plugin's, checked as the plugin's (runtime guard)
+            except BaseException:
+                if session is not None:
+                    failed_call(session, call)
+                raise
+            finally:
+                leave(token)
             if result is not None:
                 results.append((plugin, result))
         return results
 
     def call_first(self, hook: str, tenant: TenantRef, *, actor: str, session: Any, **kwargs: Any) -> Any:
-        for plugin, function, argnames, settings in self._steps(hook, tenant.id):
-            result = self._invoke(plugin, function, argnames, settings, tenant, actor, session, kwargs)
+        for _plugin, function, argnames, settings, call in self._steps(hook, tenant.id):
+            result = self._invoke(call, function, argnames, settings, tenant, actor, session, kwargs)
             if result is not None:
                 return result
         return None
@@ -224,17 +246,18 @@ class Dispatcher:
         caller = getattr(self._host.pm.hook, hook)
         for impl in caller.get_hookimpls():
             if impl.plugin_name == plugin:
+                call = PluginCall(plugin, tenant.id, hook, self._host.tables.get(plugin, frozenset()))
                 return self._invoke(
-                    plugin, impl.function, tuple(impl.argnames), plugin_settings, tenant, actor, session, kwargs
+                    call, impl.function, tuple(impl.argnames), plugin_settings, tenant, actor, session, kwargs
                 )
         return None
 
     def call_robust(self, hook: str, tenant: TenantRef, *, actor: str, **kwargs: Any) -> list[Outcome]:
         outcomes = []
-        for plugin, function, argnames, settings in self._steps(hook, tenant.id):
+        for plugin, function, argnames, settings, call in self._steps(hook, tenant.id):
             try:
                 with self._db.tenant(tenant.id) as session, session.begin():
-                    result = self._invoke(plugin, function, argnames, settings, tenant, actor, session, kwargs)
+                    result = self._invoke(call, function, argnames, settings, tenant, actor, session, kwargs)
             except Exception as exc:
                 self._log.warning("plugin.hook_failed", plugin=plugin, hook=hook, tenant=tenant.code, error=repr(exc))
                 if self._budget is not None:
@@ -248,7 +271,7 @@ class Dispatcher:
 
     def _invoke(
         self,
-        plugin: str,
+        call: PluginCall,
         function: Callable[..., Any],
         argnames: tuple[str, ...],
         settings: Mapping[str, Any],
@@ -260,11 +283,25 @@ class Dispatcher:
         """Call one plugin's function with its own context and the arguments it asks for.
 
         ``kwargs`` is the dispatch method's own ``**kwargs`` dict: the context is put into it (the
-        kernel's context always wins) rather than copying it for every plugin. :meth:`call_all` does
-        the same inline.
+        kernel's context always wins) rather than copying it for every plugin. The call is marked as
+        the plugin's code (:mod:`nentang.kernel.plugins.running`) while it runs. :meth:`call_all`
+        does the same inline.
         """
-        kwargs["ctx"] = new_context(tenant, plugin, actor, settings, session, self._authz, self._audit)
-        return function(*map(kwargs.__getitem__, argnames))
+        kwargs["ctx"] = new_context(tenant, call.plugin, actor, settings, session, self._services.handle)
+        if session is not None:
+            session.flush()
+        token = enter(call)
+        try:
+            result = function(*map(kwargs.__getitem__, argnames))
+            if session is not None:
+                session.flush()
+            return result
+        except BaseException:
+            if session is not None:
+                failed_call(session, call)
+            raise
+        finally:
+            leave(token)
 
 
 _allocate = object.__new__
@@ -276,8 +313,7 @@ def new_context(
     actor: str,
     settings: Mapping[str, Any],
     session: Any,
-    authz: Authorizer,
-    audit: AuditLog,
+    services: int,
 ) -> KernelTenantContext:
     """``KernelTenantContext(tenant=..., plugin=..., ...)``, built without the keyword-argument call.
 
@@ -290,8 +326,7 @@ def new_context(
     ctx.tenant = tenant
     ctx.plugin = plugin
     ctx.actor = actor
-    ctx._settings = settings
-    ctx._session = session
-    ctx._authz = authz
-    ctx._audit = audit
+    ctx.settings = settings
+    ctx.session = session
+    ctx._kernel = services
     return ctx

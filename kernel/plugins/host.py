@@ -24,8 +24,10 @@ import structlog
 
 from nentang.kernel.plugins.approval import Approval, load_registry, verify_installed
 from nentang.kernel.plugins.discovery import Candidate, discover
+from nentang.kernel.plugins.ownership import plugin_tables
 from nentang.sdk import hookspecs  # the module nentang/sdk/hookspecs.py, the hook contract
 from nentang.sdk._markers import PROJECT
+from nentang.sdk.errors import ValidationFailed
 from nentang.sdk.manifest import Finding, Manifest
 
 HOOK_PREFIX: Final = "nentang_"
@@ -83,6 +85,8 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, LoadedPlugin] = {}
         self.quarantined: dict[str, Quarantined] = {}
+        #: The tables each registered plugin may touch (``ownership.py``), replaced as a whole on change.
+        self.tables: dict[str, frozenset[str]] = {}
         #: Increases whenever the set of registered plugins changes; dispatch caches key on it.
         self.generation = 0
         self._lock = threading.RLock()
@@ -94,6 +98,21 @@ class PluginHost:
 
     def approvals(self) -> dict[tuple[str, str], Approval]:
         return load_registry(self.registry_path)
+
+    def approval_problem(self) -> str | None:
+        """Why this worker does not run what the registry approves, for readiness in production
+        mode: no registry where the configuration says, one that does not parse, or an approved
+        release that is installed but could not be registered (quarantined). ``None`` when fine."""
+        if not self.registry_path.is_file():
+            return f"no registry of approved plugins at {self.registry_path} (NENTANG_REGISTRY)"
+        try:
+            approvals = self.approvals()
+        except ValidationFailed as exc:
+            return f"the registry of approved plugins cannot be read: {exc.message}"
+        failed = sorted(name for name, held in self.quarantined.items() if (name, held.version) in approvals)
+        if failed:
+            return f"approved plugin(s) installed but not registered: {', '.join(failed)} (see the logs)"
+        return None
 
     def scan(self) -> ScanReport:
         """Register every installed, usable plugin not registered yet (start-up and rescan).
@@ -123,6 +142,7 @@ class PluginHost:
                 outcome = self._admit(candidate, approvals)
                 (registered if outcome else quarantined).append(candidate.name)
             if registered:
+                self.tables = plugin_tables(self.plugins, self.quarantined)
                 self.generation += 1
                 for listener in self._listeners:
                     listener()
