@@ -114,6 +114,7 @@ class Kernel:
         """
         if self._started:
             return
+        self.plugins.secrets.require()  # production serves only with a key for plugin secrets
         self.authz.load()
         self.plugins.scan()
         self.watcher.start()
@@ -179,6 +180,7 @@ class Kernel:
     def close(self) -> None:
         self.event_runner.stop()
         self.watcher.stop()
+        self.plugins.watchdog.close()
         if self.oidc is not None:
             self.oidc.close()
         self.db.dispose()

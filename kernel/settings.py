@@ -10,6 +10,7 @@ from typing import Literal
 
 from nentang.kernel.graphql.config import GraphQLSettings
 from nentang.kernel.identity.config import IdentitySettings
+from nentang.kernel.plugins.call_limits import PluginCallLimits
 from nentang.sdk.errors import ValidationFailed
 
 Mode = Literal["production", "development"]
@@ -45,6 +46,8 @@ class Settings:
     plugin_path: tuple[str, ...] | None = None
     #: Consecutive hook failures of a plugin at a tenant before it is quarantined there.
     plugin_error_budget: int = 5
+    #: Deadlines of plugin calls, the plugin threads, the worker's memory ceiling (``kernel/plugins/call_limits.py``).
+    plugin_calls: PluginCallLimits = field(default_factory=PluginCallLimits)
     #: Extra Alembic version locations (plugin migration branches not yet discovered by entry points).
     extra_migration_locations: tuple[str, ...] = field(default_factory=tuple)
     #: Password cost, login throttling, web sessions and their cookie (``kernel/identity/config.py``).
@@ -58,6 +61,11 @@ class Settings:
     #: Seconds before an event whose delivery had a plugin failure is offered again (doubled per
     #: failed round, at most five minutes); the tenant's later events wait meanwhile.
     events_retry_delay: float = 1.0
+    #: Fernet keys (comma-separated, the first seals) for plugin secrets at rest; required in
+    #: production. Unset in development: a key file in the instance folder (``plugins/secrets.py``).
+    secrets_key: str | None = field(default=None, repr=False)
+    #: Development only: where the generated key lives (``None``: beside the SQLite database, else ``var/``).
+    secrets_key_file: Path | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -92,7 +100,9 @@ class Settings:
             log_level=log_level,
             identity=IdentitySettings.from_environ(environ),
             graphql=GraphQLSettings.from_environ(environ),
+            plugin_calls=PluginCallLimits.from_environ(environ),
             events_background=_FLAGS[raw_events],
+            secrets_key=environ.get("NENTANG_SECRETS_KEY") or None,
         )
 
 

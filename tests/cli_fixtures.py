@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 from nentang.kernel.audit.verify import verify_chains
 from nentang.kernel.cli.main import app
 from nentang.kernel.runtime import Kernel
-from tests.conftest import Tree
+from tests.conftest import TEST_SECRETS_KEY, Tree
 from tests.plugin_factory import PluginFactory
 from tests.plugin_fixtures import RECORDING_CODE, SETTINGS_SCHEMA
 
@@ -51,6 +51,7 @@ def cli(database_url: str, registry: Path) -> Cli:
         env = {
             "NENTANG_DATABASE_URL": database_url,
             "NENTANG_MODE": mode,
+            "NENTANG_SECRETS_KEY": TEST_SECRETS_KEY if mode == "production" else None,
             "NENTANG_REGISTRY": str(registry),
             "NENTANG_LOG_FORMAT": "console",
             "NENTANG_LOG_LEVEL": None,

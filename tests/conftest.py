@@ -45,6 +45,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+#: A fixed key for the kernels the tests run in production mode (which refuses to start without one).
+TEST_SECRETS_KEY = "3pwd-oVFfIrilLhYm3AooJknXMfkI8LaPhDgn9xwwUY="
+
+
 def make_settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, mode="development", extra_migration_locations=(NOTES_MIGRATIONS,))
 

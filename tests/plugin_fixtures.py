@@ -11,6 +11,7 @@ import pytest
 
 from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
+from tests.conftest import TEST_SECRETS_KEY
 from tests.plugin_factory import PluginFactory
 
 RECORDING_CODE = """
@@ -57,6 +58,8 @@ def make_kernel(settings: Settings, plugin_factory: PluginFactory, tmp_path: Pat
     built: list[Kernel] = []
 
     def build(mode: str = "development", **overrides: Any) -> Kernel:
+        if mode == "production":  # production refuses to start without a key for plugin secrets
+            overrides.setdefault("secrets_key", TEST_SECRETS_KEY)
         kernel = create_kernel(
             settings.with_overrides(
                 plugin_path=(str(plugin_factory.root),),

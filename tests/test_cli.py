@@ -22,7 +22,7 @@ from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.models import TenantStatus
 from tests.cli_fixtures import failed, ok
-from tests.conftest import ACTOR, ON_POSTGRES, Tree
+from tests.conftest import ACTOR, ON_POSTGRES, TEST_SECRETS_KEY, Tree
 
 runner = CliRunner()
 
@@ -54,6 +54,7 @@ def nentang(database_url: str, *args: str, **env: str | None) -> Result:
         "NENTANG_DATABASE_URL": database_url,
         "NENTANG_LOG_FORMAT": "console",
         "NENTANG_MODE": None,
+        "NENTANG_SECRETS_KEY": TEST_SECRETS_KEY,  # production, the default, requires one
         "NENTANG_LOG_LEVEL": None,
         **env,
     }
@@ -348,6 +349,18 @@ def test_serve_refuses_zero_workers(database_url: str, no_uvicorn: list[dict[str
     assert no_uvicorn == []
 
 
+def test_serve_in_production_refuses_a_missing_or_bad_secrets_key(
+    database_url: str, no_uvicorn: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    registry = str(tmp_path / "registry.toml")
+    message = failed(nentang(database_url, "serve", NENTANG_SECRETS_KEY=None, NENTANG_REGISTRY=registry), "secrets.key")
+    assert "NENTANG_SECRETS_KEY is required in production mode" in message
+    bad = {"NENTANG_SECRETS_KEY": "not-a-fernet-key", "NENTANG_REGISTRY": registry}
+    message = failed(nentang(database_url, "serve", **bad), "secrets.key")
+    assert "URL-safe base64" in message
+    assert no_uvicorn == []
+
+
 def test_the_demo_never_prints_a_database_password() -> None:
     shown = shown_database_url("postgresql+psycopg://nentang:s3cr%40t@db.example:5432/nentang")
     assert shown == "postgresql+psycopg://nentang:***@db.example:5432/nentang"
@@ -379,7 +392,7 @@ def test_demo_sets_up_the_national_tree_under_var(
     # Every URL the demo prints names a tenant that exists.
     printed = set(re.findall(r"/t/([^/]+)/", out))
     assert {"TW", "01", "00070"} <= printed
-    demo = create_kernel(Settings(database_url=f"sqlite:///{tmp_path}/var/nentang.db"))
+    demo = create_kernel(Settings(database_url=f"sqlite:///{tmp_path}/var/nentang.db", secrets_key=TEST_SECRETS_KEY))
     try:
         for code in printed:
             assert demo.tenants.get(code).code == code

@@ -26,7 +26,7 @@ from nentang.kernel.identity.tokens import TOKEN_PATTERN
 from nentang.kernel.runtime import Kernel
 from nentang.kernel.settings import Settings
 from nentang.sdk.errors import PermissionDenied
-from tests.conftest import Tree
+from tests.conftest import TEST_SECRETS_KEY, Tree
 from tests.identity_fixtures import audit_entries, identity_settings, make_user
 
 runner = CliRunner()
@@ -48,7 +48,12 @@ def _restore_structlog() -> Iterator[None]:
 
 
 def nentang(database_url: str, *args: str, input: str | None = None) -> Result:
-    env = {"NENTANG_DATABASE_URL": database_url, "NENTANG_LOG_FORMAT": "console", "NENTANG_MODE": None}
+    env = {
+        "NENTANG_DATABASE_URL": database_url,
+        "NENTANG_LOG_FORMAT": "console",
+        "NENTANG_MODE": None,
+        "NENTANG_SECRETS_KEY": TEST_SECRETS_KEY,
+    }
     return runner.invoke(app, list(args), env=env, input=input)
 
 

@@ -22,7 +22,7 @@ from nentang.kernel.http.app import create_app
 from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
 from nentang.sdk.errors import ValidationFailed
-from tests.conftest import Tree
+from tests.conftest import TEST_SECRETS_KEY, Tree
 from tests.graphql_fixtures import GRAPHQL_RESPONSE, GraphQL, codes, token_for
 from tests.identity_fixtures import PASSWORD, actions, identity_settings, make_admin, make_user
 
@@ -251,7 +251,7 @@ def test_field_suggestions_are_shown_in_development_and_hidden_in_production(
 ) -> None:
     typo = '{ tenantz(code: "01") { code } }'
     assert "Did you mean 'tenant'" in gql.post(typo).json()["errors"][0]["message"]
-    production = create_kernel(settings.with_overrides(mode="production"))
+    production = create_kernel(settings.with_overrides(mode="production", secrets_key=TEST_SECRETS_KEY))
     try:
         with TestClient(create_app(production), raise_server_exceptions=False) as http:
             response = GraphQL(http).post(typo, token=token_for(production, "01", "viewer"))

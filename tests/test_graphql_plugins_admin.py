@@ -73,7 +73,7 @@ def state(kernel: Kernel, tree: Tree) -> tuple[Any, ...]:
 def stored_settings(kernel: Kernel, tenant_id: int, plugin: str) -> dict[str, Any]:
     with kernel.db.tenant(tenant_id) as session:
         row = session.get(PluginActivation, (tenant_id, plugin))
-        return loads(row.settings) if row else {}
+        return kernel.plugins.secrets.open_secrets(loads(row.settings)) if row else {}
 
 
 def at(gql: GraphQL, tenant: str, **kwargs: Any) -> dict[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ from nentang.kernel.observability.logging import configure_logging
 from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
 from nentang.sdk.errors import NentangError, TenantCodeTaken, TenantRuleViolated, ValidationFailed
-from tests.conftest import ACTOR, Tree
+from tests.conftest import ACTOR, TEST_SECRETS_KEY, Tree
 
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -87,7 +87,7 @@ def test_readyz_is_ready_on_a_migrated_database(client: TestClient) -> None:
 
 
 def test_readyz_is_503_with_a_reason_on_a_never_migrated_database(tmp_path: Path) -> None:
-    kernel = create_kernel(Settings(database_url=f"sqlite:///{tmp_path}/empty.db"))
+    kernel = create_kernel(Settings(database_url=f"sqlite:///{tmp_path}/empty.db", secrets_key=TEST_SECRETS_KEY))
     try:
         with TestClient(create_app(kernel), raise_server_exceptions=False) as http:
             response = http.get("/readyz")
@@ -103,7 +103,7 @@ def test_readyz_is_503_with_a_reason_on_a_never_migrated_database(tmp_path: Path
 
 def test_readyz_is_503_when_the_database_cannot_be_opened(tmp_path: Path) -> None:
     # A SQLite "file" that is a directory: the engine builds, every connection fails.
-    kernel = create_kernel(Settings(database_url=f"sqlite:///{tmp_path}"))
+    kernel = create_kernel(Settings(database_url=f"sqlite:///{tmp_path}", secrets_key=TEST_SECRETS_KEY))
     try:
         with TestClient(create_app(kernel), raise_server_exceptions=False) as http:
             response = http.get("/readyz")

@@ -33,7 +33,7 @@ from nentang.kernel.identity.user_info import UserInfo
 from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
 from nentang.sdk.errors import Conflict, PermissionDenied, ValidationFailed
-from tests.conftest import Tree
+from tests.conftest import TEST_SECRETS_KEY, Tree
 from tests.fixtures.oidc_issuers import authorize, mock_provider, register_client
 from tests.identity_fixtures import (
     OPERATOR,
@@ -459,7 +459,12 @@ def _restore_structlog() -> Iterator[None]:
 @pytest.mark.usefixtures("_restore_structlog")
 def test_the_link_oidc_command(kernel: Kernel, tree: Tree, database_url: str, issuer: str) -> None:
     make_user(kernel, "dung", "00003", password=None)
-    env = {"NENTANG_DATABASE_URL": database_url, "NENTANG_LOG_FORMAT": "console", "NENTANG_MODE": None}
+    env = {
+        "NENTANG_DATABASE_URL": database_url,
+        "NENTANG_LOG_FORMAT": "console",
+        "NENTANG_MODE": None,
+        "NENTANG_SECRETS_KEY": TEST_SECRETS_KEY,
+    }
     env |= {name: None for name in OIDC_ENV}  # the operator's shell has no issuer configured
     args = ["user", "link-oidc", "dung", "--issuer", issuer, "--subject", "dung-1"]
     result = CliRunner().invoke(cli, args, env=env)

@@ -27,6 +27,7 @@ from nentang.kernel.identity.actor import Actor
 from nentang.kernel.plugins.activation_view import ActivationView
 from nentang.kernel.plugins.host import ScanReport
 from nentang.kernel.plugins.installed import approval_state, installed_plugins
+from nentang.kernel.plugins.reseal import reseal_all
 from nentang.kernel.runtime import Kernel
 from nentang.sdk.errors import NotFound, ValidationFailed
 
@@ -311,6 +312,18 @@ def rescan() -> None:
             f"{len(report.unchanged)} unchanged; every running worker was asked to rescan "
             "(upgraded plugins need a rolling restart: docs/plugins-operations.md)"
         )
+
+
+@app.command("reseal")
+@reports_errors
+def reseal() -> None:
+    """Seal every stored plugin secret with the first key of NENTANG_SECRETS_KEY (after an upgrade
+    from plaintext settings, or to finish a key rotation before the old key is removed)."""
+    with _scanned() as kernel:
+        changed, skipped = reseal_all(kernel.db, kernel.plugins.host, kernel.plugins.secrets)
+        for name in skipped:
+            typer.echo(f"skipped      {name}: not registered here, so which settings are secret is unknown")
+        typer.echo(f"resealed {changed} activation row(s) with key {kernel.plugins.secrets.sealing_id}")
 
 
 @app.command("release")

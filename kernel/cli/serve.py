@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from nentang.kernel.cli.context import load_settings, open_kernel, reports_errors
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.bootstrap import AdminBootstrap, ensure_administrator
+from nentang.kernel.plugins.secrets import SecretBox
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.seed import CENTRAL_CODE, seed_national_tree
 from nentang.sdk.errors import ValidationFailed
@@ -54,6 +55,7 @@ def serve(
     settings = load_settings()  # fail early, in this process, on bad NENTANG_* values
     require_configured_registry(settings, os.environ)
     os.environ["NENTANG_REGISTRY"] = str(settings.registry_path)  # every worker reads this very file
+    SecretBox.for_settings(settings).require()  # and on a missing or malformed secrets key
     uvicorn.run(
         "nentang.kernel.http.server:app_from_environ",
         factory=True,

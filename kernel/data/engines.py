@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from nentang.kernel.data.sqlite_authorizer import install_sqlite_authorizer
 from nentang.kernel.data.sqlite_begin import SESSION_BEGINS
 from nentang.kernel.settings import sqlite_path
 from nentang.sdk.errors import ValidationFailed
@@ -41,6 +42,7 @@ def _create(database_url: str) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
+        install_sqlite_authorizer(engine)  # after the PRAGMAs: see sqlite_authorizer.py
         return engine
     if url.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -96,6 +96,9 @@ def acting_for_tenant(session: Session, tenant_id: int) -> Iterator[None]:
 def scoped(session: Session, scope: DataScope) -> Iterator[None]:
     """Run the block under ``scope`` (inside the caller's transaction), then restore the scope."""
     previous = scope_of(session)
+    # changes pending from before are written under the scope they were made in: on PostgreSQL
+    # row-level security checks them against the settings in force when they are flushed
+    session.flush()
     bind_scope(session, scope)
     _apply_database_settings(session, scope)
     try:

@@ -31,7 +31,8 @@ from nentang.kernel.graphql.plugin_view import PluginInfoContext, new_view
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.plugins.context import KernelTenantContext, tenant_ref
-from nentang.kernel.plugins.running import on_behalf_of_plugin, plugin_call
+from nentang.kernel.plugins.running import PluginCall, on_behalf_of_plugin, plugin_call
+from nentang.kernel.plugins.watchdog import on_plugin_thread
 from nentang.kernel.runtime import Kernel
 from nentang.kernel.tenancy.models import path_ids
 from nentang.kernel.tenancy.service import TenantInfo
@@ -249,25 +250,35 @@ class PluginRequest:
             _context(self).require(permission)
 
     async def run(self, work: Callable[[TenantContext], R]) -> R:
+        if on_plugin_thread():  # the resolver runs under the watchdog, off the event loop: no hop
+            return self._run_here(work)
+        # Not from a plugin resolver wrapped by the kernel (a test, a script): a worker thread,
+        # still under the watchdog's deadline.
+        ctx = _context(self)
+        session = ctx.kernel.db.tenant(self.tenant.id)
+        if ctx.reading:
+            reading_only(session)
+        call = PluginCall(self.plugin, self.tenant.id, "graphql")
+        return await run_in_threadpool(ctx.kernel.plugins.watchdog.call, call, self._run, work, session)
+
+    def _run_here(self, work: Callable[[TenantContext], R]) -> R:
         ctx = _context(self)
         db = ctx.kernel.db
         if ctx.reading and db.reads_in_process:
-            # A query on the embedded database: a snapshot read that waits for no writer, cheaper
-            # run here than handed to a worker thread (the hop alone costs more than the read).
-            # Writes, and every read over the network (PostgreSQL), go to the thread pool; so does
-            # a query's work that tried to write while another connection held the write lock.
+            # A query on the embedded database: a snapshot read that waits for no writer, on this
+            # plugin thread's kept connection (no pool). A query's work that tried to write while
+            # another connection held the write lock is rolled back and run again as a writer
+            # (IMMEDIATE: it queues for the lock before reading, so its snapshot cannot go stale).
             try:
                 return self._run(work, db.inline_read(self.tenant.id))
             except OperationalError as exc:
                 if not is_busy(exc):
                     raise
-            # It writes: again from the start, as a writer (IMMEDIATE: it queues for the lock
-            # before reading, so its snapshot cannot go stale), in a thread where waiting is harmless.
-            return await run_in_threadpool(self._run, work, db.tenant(self.tenant.id))
+            return self._run(work, db.tenant(self.tenant.id))
         session = db.tenant(self.tenant.id)
         if ctx.reading:
             reading_only(session)
-        return await run_in_threadpool(self._run, work, session)
+        return self._run(work, session)
 
     def _run(self, work: Callable[[TenantContext], R], session: Session) -> R:
         kernel, tenant = _context(self).kernel, self.tenant

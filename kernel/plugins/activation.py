@@ -36,6 +36,7 @@ from nentang.kernel.plugins.context import tenant_ref
 from nentang.kernel.plugins.dispatch import Dispatcher
 from nentang.kernel.plugins.host import LoadedPlugin, PluginHost
 from nentang.kernel.plugins.models import PluginActivation, PluginPolicy
+from nentang.kernel.plugins.secrets import SecretBox, refuse_envelopes
 from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
 from nentang.kernel.tenancy.models import Tenant, utcnow
@@ -46,9 +47,17 @@ from nentang.sdk.errors import Conflict, NentangError, NotFound, TenantNotFound,
 @final
 class ActivationService:
     def __init__(
-        self, *, db: Database, host: PluginHost, dispatcher: Dispatcher, authz: Authorizer, audit: AuditLog
+        self,
+        *,
+        db: Database,
+        host: PluginHost,
+        dispatcher: Dispatcher,
+        authz: Authorizer,
+        audit: AuditLog,
+        secrets: SecretBox,
     ) -> None:
         self._db = db
+        self._secrets = secrets
         self._host = host
         self._dispatcher = dispatcher
         self._authz = authz
@@ -130,13 +139,16 @@ class ActivationService:
                 )
         with acting_for_tenant(session, tenant_id):
             row = _activation(session, tenant_id, plugin)
-            old = plugin_settings.loads(row.settings) if row else {}
+            old = self._stored(row) if row else {}
+            if settings:
+                refuse_envelopes(plugin, settings)
             wanted = plugin_settings.merge_secrets(loaded.manifest.settings_schema, settings or old, old)
             valid = plugin_settings.validate(plugin, loaded.manifest.settings_schema, wanted)
             if row is None:
                 row = PluginActivation(tenant_id=tenant_id, plugin=plugin, updated_by=str(actor))
                 session.add(row)
-            row.enabled, row.settings, row.version = True, plugin_settings.dumps(valid), loaded.version
+            row.enabled, row.version = True, loaded.version
+            row.settings = self._to_store(loaded, valid)
             row.locked_by = locked_by if locked_by is not None else row.locked_by
             row.updated_by, row.updated_at = str(actor), utcnow()
             session.flush()
@@ -169,9 +181,7 @@ class ActivationService:
                 row = disablable_row(session, self._host, plugin, found, tenant_id, tenant_code)
                 loaded = self._host.plugins.get(plugin)
                 if loaded is not None:
-                    self._run_hook(
-                        session, "nentang_plugin_disable", loaded, tenant, actor, plugin_settings.loads(row.settings)
-                    )
+                    self._run_hook(session, "nentang_plugin_disable", loaded, tenant, actor, self._stored(row))
                 row.enabled, row.updated_by, row.updated_at = False, str(actor), utcnow()
                 session.flush()
                 self._audit.append(
@@ -197,10 +207,11 @@ class ActivationService:
                 row = _activation(session, tenant_id, plugin)
                 if row is None:
                     raise NotFound(f"plugin {plugin!r} was never enabled at {tenant_code!r}", code="plugin.not_enabled")
-                old = plugin_settings.loads(row.settings)
+                old = self._stored(row)
+                refuse_envelopes(plugin, settings)
                 schema = loaded.manifest.settings_schema
                 valid = plugin_settings.validate(plugin, schema, plugin_settings.merge_secrets(schema, settings, old))
-                row.settings, row.updated_by, row.updated_at = plugin_settings.dumps(valid), str(actor), utcnow()
+                row.settings, row.updated_by, row.updated_at = self._to_store(loaded, valid), str(actor), utcnow()
                 changed = sorted(k for k in set(old) | set(valid) if old.get(k) != valid.get(k))
                 self._audit.append(
                     session,
@@ -316,6 +327,14 @@ class ActivationService:
                 f"plugin {loaded.name!r} failed in {hook} at {tenant.code!r}: {type(exc).__name__}: {exc}",
                 code="plugin.hook_failed",
             ) from exc
+
+    def _stored(self, row: PluginActivation) -> dict[str, Any]:
+        """A row's settings in plaintext (secrets opened; a plaintext row from before sealing reads as is)."""
+        return self._secrets.open_secrets(plugin_settings.loads(row.settings))
+
+    def _to_store(self, loaded: LoadedPlugin, valid: Mapping[str, Any]) -> str:
+        """Validated settings as stored: every secret sealed with the current key."""
+        return plugin_settings.dumps(self._secrets.seal_secrets(loaded.manifest.settings_schema, valid))
 
 
 def _tenant(session: Session, code: str) -> Tenant:

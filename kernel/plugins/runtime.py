@@ -26,6 +26,8 @@ from nentang.kernel.plugins.activation import ActivationService
 from nentang.kernel.plugins.dispatch import Dispatcher, activation_cache
 from nentang.kernel.plugins.host import PluginHost, ScanReport
 from nentang.kernel.plugins.quarantine import ErrorBudget
+from nentang.kernel.plugins.secrets import SecretBox
+from nentang.kernel.plugins.watchdog import Watchdog
 from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
 from nentang.kernel.propagation.watcher import ChangeWatcher
@@ -48,11 +50,23 @@ class Plugins:
             sdk_version=sdk_version,
             search_path=list(settings.plugin_path) if settings.plugin_path is not None else None,
         )
+        #: Seals plugin secrets at rest; a missing (production) or malformed key stops start-up here.
+        self.secrets = SecretBox.for_settings(settings)
         self.budget = ErrorBudget(db, audit, budget=settings.plugin_error_budget)
+        #: Deadlines of every plugin call, and the threads plugin resolvers run in.
+        self.watchdog = Watchdog(settings.plugin_calls)
         self.dispatcher = Dispatcher(
-            db=db, host=self.host, authz=authz, audit=audit, activations=activation_cache(db), budget=self.budget
+            db=db,
+            host=self.host,
+            authz=authz,
+            audit=audit,
+            activations=activation_cache(db, self.secrets),
+            budget=self.budget,
+            watchdog=self.watchdog,
         )
-        self.activation = ActivationService(db=db, host=self.host, dispatcher=self.dispatcher, authz=authz, audit=audit)
+        self.activation = ActivationService(
+            db=db, host=self.host, dispatcher=self.dispatcher, authz=authz, audit=audit, secrets=self.secrets
+        )
         self._db = db
         self._audit = audit
         #: Keys of the rescans this process asked for (it has scanned already; it ignores their echo).
