@@ -5,7 +5,7 @@ plugin``, the ``cli``, ``registry`` and ``alpha`` fixtures (registered in ``conf
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,16 @@ ERROR_LINE = re.compile(r"^error \[(?P<code>[a-z_.]+)\]: (?P<message>.+)$")
 SECRET = "s3cret-value"
 
 runner = CliRunner()
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """The command configures logging onto the runner's output, which is closed afterwards."""
+    saved = structlog.get_config()
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
 
 
 @pytest.fixture

@@ -45,11 +45,11 @@ pytestmark = [
 HOSTILE = {
     # its text() never reaches the database: the runtime guard refuses it while the enable hook runs
     "rawsql": {("static", "static.raw_sql"), ("contract", "contract.enable_failed")},
-    "netcall": {("static", "static.denied_import"), ("trace", "trace.socket")},
-    "spawner": {("static", "static.denied_import"), ("trace", "trace.process")},
+    "netcall": {("static", "static.network"), ("trace", "trace.socket")},
+    "spawner": {("static", "static.process"), ("trace", "trace.process")},
     "envsecret": {("static", "static.env_read"), ("trace", "trace.env_read"), ("contract", "contract.secret_leak")},
-    "sneakyimport": {("static", "static.dynamic_import"), ("trace", "trace.forbidden_import")},
-    "escape": {("trace", "trace.file_write")},
+    "sneakyimport": {("static", "static.name_from_string"), ("trace", "trace.forbidden_import")},
+    "escape": {("static", "static.file_access"), ("trace", "trace.file_write")},
     "hog": {("limits", "limits.memory")},
     "cpuspin": {("limits", "limits.cpu")},
     "sleeper": {("limits", "limits.timeout")},
@@ -57,6 +57,13 @@ HOSTILE = {
     "gqlmutation": {("trace", "trace.file_write"), ("graphql", "graphql.crashed")},
     "hookpayload": {("trace", "trace.file_read"), ("trace", "trace.file_write")},
     "hostread": {("trace", "trace.file_read")},
+    "reacharound": {
+        ("static", "static.private_attribute"),
+        ("static", "static.name_from_string"),
+        ("static", "static.sql_table_by_name"),
+        ("static", "static.sql_function"),
+        ("static", "static.bound_method_owner"),
+    },
 }
 
 

@@ -1,4 +1,6 @@
-"""The static import policy and the capability allowances, on small sources (no build, no sandbox)."""
+"""The review's static stage and the capability allowances, on small sources (no build, no sandbox).
+
+The hostile corpus of the plugin policy itself is in ``test_plugin_policy.py``."""
 
 from __future__ import annotations
 
@@ -25,24 +27,24 @@ def codes(tmp_path: Path, source: str, capabilities: tuple[str, ...] = (), name:
 @pytest.mark.parametrize(
     ("source", "code"),
     [
-        ("import subprocess\n", "static.denied_import"),
-        ("from socket import create_connection\n", "static.denied_import"),
-        ("import ctypes.util\n", "static.denied_import"),
-        ("import os as o\no.system('id')\n", "static.os_call"),
-        ("from os import execv\nexecv('/bin/sh', [])\n", "static.os_call"),
+        ("import subprocess\n", "static.process"),
+        ("from socket import create_connection\n", "static.network"),
+        ("import ctypes.util\n", "static.native_code"),
+        ("import os as o\no.system('id')\n", "static.file_access"),
+        ("from os import execv\nexecv('/bin/sh', [])\n", "static.file_access"),
         ("eval('1 + 1')\n", "static.dynamic_code"),
-        ("x = __import__('sub' + 'process')\n", "static.dynamic_import"),
+        ("x = __import__('sub' + 'process')\n", "static.name_from_string"),
         ("import os\nsecret = os.environ['NENTANG_DATABASE_URL']\n", "static.env_read"),
         ("from os import getenv\ngetenv('HOME')\n", "static.env_read"),
         ("import os\nkeys = dict(os.environ)\n", "static.env_read"),
         ("from sqlalchemy import text\nq = text('SELECT 1')\n", "static.raw_sql"),
         ("def f(conn):\n    conn.exec_driver_sql('PRAGMA x')\n", "static.raw_sql"),
-        ("def f(s):\n    return s.connection().connection.cursor()\n", "static.raw_sql"),
+        ("def f(s):\n    return s.connection().connection.cursor()\n", "static.raw_connection"),
         ("QUERY = 'SELECT body FROM notes WHERE tenant_id = 2'\n", "static.raw_sql"),
         ("import httpx\n", "static.network_import"),
         ("from nentang.kernel.data.database import Database\n", "static.kernel_import"),
         ("import sys\nm = sys.modules\n", "static.reflection"),
-        ("x = ().__class__.__base__.__subclasses__()\n", "static.reflection"),
+        ("x = ().__class__.__base__.__subclasses__()\n", "static.dunder_access"),
     ],
 )
 def test_denied_uses_are_found_with_their_line(tmp_path: Path, source: str, code: str) -> None:

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from nentang.kernel.cli.main import app
 from nentang.sdk import __version__ as sdk_version
 from nentang.sdk.manifest import check_manifest
+from nentang.sdk.policy import check_kernel_imports, check_package
 from nentang.sdk.scaffold import api_range, names_for
-from nentang.sdk.testing._scan import kernel_imports
 
 runner = CliRunner()
 NAME = "scaffolded"
@@ -69,7 +69,8 @@ def test_the_project_has_every_part_a_plugin_needs(tmp_path: Path) -> None:
     assert {p.name for p in manifest.permissions} == {f"{NAME}.read", f"{NAME}.write"}
     review = tomllib.loads((root / "review.toml").read_text())
     assert review["plugin"] == NAME and {r["status"] for r in review["rules"]} <= {"done", "todo", "exempt"}
-    assert kernel_imports(root) == []
+    assert check_kernel_imports(root) == []
+    assert check_package(root / f"src/nentang_{NAME}", manifest.capabilities, requires=manifest.requires) == []
     assert "{{" not in "".join(p.read_text() for p in root.rglob("*") if p.is_file())
 
 

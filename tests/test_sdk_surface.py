@@ -1,7 +1,7 @@
 """The SDK's public surface is held against a committed list (``sdk/public-api.txt``).
 
-What a plugin may rely on — the facade's ``__all__``, the hooks, the test kit's names, fixtures and
-markers — is rendered with signatures and compared with the committed file, so nothing becomes
+What a plugin may rely on — the facade's ``__all__``, the hooks, the plugin policy's names, the test
+kit's names, fixtures and markers — is rendered with signatures and compared with the committed file, so nothing becomes
 public, changes shape or disappears by accident. A change the compatibility policy allows
 (``docs/sdk-compatibility.md``: additions in a minor release, removals only after a deprecation)
 is made by regenerating the file and committing it with the change::
@@ -112,6 +112,7 @@ def describe(name: str, obj: Any) -> list[str]:
 
 def public_api() -> str:
     import nentang.sdk
+    import nentang.sdk.policy
     import nentang.sdk.testing
     import nentang.sdk.testing.plugin
     from nentang.sdk import hookspecs
@@ -129,6 +130,9 @@ def public_api() -> str:
             opts = getattr(function, "nentang_spec", {}) or {}
             flags = sorted(k for k, v in opts.items() if v is True)
             lines.append(f"{name}{signature(function)}" + (f"  [{', '.join(flags)}]" if flags else ""))
+    lines.append("\n[nentang.sdk.policy]")
+    for name in nentang.sdk.policy.__all__:
+        lines.extend(describe(name, getattr(nentang.sdk.policy, name)))
     lines.append("\n[nentang.sdk.testing]")
     for name in nentang.sdk.testing.__all__:
         lines.extend(describe(name, getattr(nentang.sdk.testing, name)))
@@ -219,28 +223,24 @@ def test_the_version_is_the_distributions() -> None:
 
 
 def test_no_first_party_plugin_imports_the_kernel() -> None:
-    from nentang.sdk.testing._scan import kernel_imports
+    from nentang.sdk.policy import check_kernel_imports
 
-    hits = kernel_imports(PLUGINS) if PLUGINS.exists() else []
+    hits = check_kernel_imports(PLUGINS) if PLUGINS.exists() else []
     assert hits == [], "plugins import only nentang.sdk (and their tests nentang.sdk.testing): " + ", ".join(
-        f"{hit.where(ROOT)} imports {hit.value}" for hit in hits
+        f"{hit.location}: {hit.message}" for hit in hits
     )
 
 
 def test_the_kernel_import_scan_finds_every_form(tmp_path: Path) -> None:
-    from nentang.sdk.testing._scan import kernel_imports
+    from nentang.sdk.policy import check_kernel_imports
 
     (tmp_path / "a.py").write_text(
         "import nentang.kernel\nfrom nentang.kernel.runtime import Kernel\nfrom nentang import kernel\n"
         "import importlib\nimportlib.import_module('nentang.kernel.data')\nfrom nentang.sdk import hookimpl\n"
         "from nentang import sdk\n"
     )
-    assert [(h.line, h.value) for h in kernel_imports(tmp_path)] == [
-        (1, "nentang.kernel"),
-        (2, "nentang.kernel.runtime"),
-        (3, "nentang.kernel"),
-        (5, "nentang.kernel"),
-    ]
+    assert [hit.location for hit in check_kernel_imports(tmp_path)] == ["a.py:1", "a.py:2", "a.py:3", "a.py:5"]
+    assert {hit.code for hit in check_kernel_imports(tmp_path)} == {"static.kernel_import"}
 
 
 # -- require_sdk and deprecations ------------------------------------------------------------------------

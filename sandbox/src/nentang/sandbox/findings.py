@@ -33,7 +33,7 @@ class ReviewFinding:
 
     #: One of :data:`CHECKS`.
     check: str
-    #: ``<check>.<reason>``, stable for machines (``static.denied_import``).
+    #: ``<check>.<reason>``, stable for machines (``static.import_not_allowed``).
     code: str
     #: ``path/inside/package.py:12``, a manifest key, a table name, or the step.
     location: str

@@ -135,7 +135,9 @@ class _Review:
         allowed = allowance(report.capabilities)
         label = f"nentang_{report.plugin}"
         with self.step("static"):
-            report.findings += static.check_package(package_dir, allowed, label=label)
+            requires = report.manifest.get("requires", {})
+            requires = list(requires) if isinstance(requires, dict) else []
+            report.findings += static.check_package(package_dir, allowed, requires=requires, label=label)
             report.findings += static.permission_usage(package_dir, report.manifest, label=label)
         with self.step("bandit"):
             report.findings += bandit.run_bandit(package_dir, label=label)

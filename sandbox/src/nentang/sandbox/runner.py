@@ -13,7 +13,7 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 #: System files any library may read (time zones, certificates, name resolution, MIME types).
 #: Nothing under ``/proc``: the process's own environment, memory and maps are the platform's
@@ -86,13 +86,22 @@ def _limit(code: str, message: str) -> dict[str, Any]:
     return {"check": "limits", "code": code, "location": "sandbox", "message": message, "severity": "error"}
 
 
+#: Modules whose import at run time the trace reports (the static policy's allow-list refuses far
+#: more; these are the ones that reach processes, sockets, native code, databases or code loaders).
+TRACE_DENIED_MODULES: Final = frozenset(
+    {"subprocess", "socket", "_socket", "ssl", "socketserver", "ctypes", "_ctypes", "cffi", "multiprocessing"}
+    | {"concurrent", "pty", "signal", "sqlite3", "psycopg", "psycopg2", "pymysql", "importlib", "imp", "runpy"}
+    | {"code", "codeop", "builtins", "marshal", "gc", "urllib", "http", "requests", "urllib3", "aiohttp"}
+    | {"ftplib", "smtplib", "telnetlib", "xmlrpc"}
+)
+
+
 def _tracer(job: dict[str, Any], log: Any) -> Any:
     import nentang.kernel
     import nentang.sandbox
     import nentang.sdk
     from nentang.sandbox.capabilities import allowance
     from nentang.sandbox.process import ENTRY_FILE
-    from nentang.sandbox.static import DENIED_MODULES
     from nentang.sandbox.trace import Tracer
 
     allowed = allowance(job["capabilities"])
@@ -104,7 +113,7 @@ def _tracer(job: dict[str, Any], log: Any) -> Any:
         trusted_dirs=trusted,
         scratch=Path(job["scratch"]),
         readable=readable,
-        denied_modules=[*DENIED_MODULES, "httpx"],
+        denied_modules=[*TRACE_DENIED_MODULES, "httpx"],
         allows_host=allowed.allows_host,
         allows_env=allowed.allows_env,
         allows_module=allowed.allows_module,

@@ -1,14 +1,17 @@
-"""The contract checks that read the plugin without running it: manifest, kernel imports,
-permissions, settings schema (see :mod:`nentang.sdk.testing.contract` for the codes)."""
+"""The contract checks that read the plugin without running it: manifest, the plugin policy (the
+same code as the review's static stage, :mod:`nentang.sdk.policy`), permissions, settings schema
+(see :mod:`nentang.sdk.testing.contract` for the codes)."""
 
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nentang.sdk.manifest import MANIFEST_FILE, Manifest, check_manifest
+from nentang.sdk.policy import check_kernel_imports, check_package
 from nentang.sdk.settings import check_settings_schema
-from nentang.sdk.testing._scan import kernel_imports, permission_uses
+from nentang.sdk.testing._scan import permission_uses
 
 if TYPE_CHECKING:
     from nentang.sdk.testing._source import PluginSource
@@ -18,7 +21,7 @@ if TYPE_CHECKING:
 def run(source: PluginSource, collect: Collector) -> Manifest | None:
     """Run the static checks; returns the manifest when it is usable."""
     manifest = _manifest(source, collect)
-    _kernel_imports(source, collect)
+    _policy(source, manifest, collect)
     _permissions(source, manifest, collect)
     _settings_schema(source, manifest, collect)
     return manifest
@@ -56,17 +59,29 @@ def _manifest(source: PluginSource, collect: Collector) -> Manifest | None:
     return manifest
 
 
-def _kernel_imports(source: PluginSource, collect: Collector) -> None:
-    root = source.root or source.package_dir
-    hits = kernel_imports(root)
-    for hit in hits:
-        collect.add(
-            "kernel_imports",
-            "contract.kernel_import",
-            hit.where(root),
-            f"imports {hit.value}; a plugin (and its tests) imports only nentang.sdk and nentang.sdk.testing",
-        )
-    collect.done("kernel_imports", f"scanned {root.as_posix()}")
+def _policy(source: PluginSource, manifest: Manifest | None, collect: Collector) -> None:
+    """The plugin policy over the package, as the review runs it; the rest of the project (its tests)
+    may use anything but the kernel."""
+    root = source.root or source.package_dir.parent
+    label = _relative(source.package_dir, root)
+    findings = check_package(
+        source.package_dir,
+        manifest.capabilities if manifest is not None else (),
+        requires=manifest.requires if manifest is not None else (),
+        label=label,
+    )
+    if source.root is not None:
+        findings += check_kernel_imports(source.root, exclude=source.package_dir)
+    for finding in findings:
+        collect.add("static", finding.code, finding.location, finding.message, finding.severity)
+    collect.done("static", f"plugin policy over {label}" + (" and kernel imports elsewhere" if source.root else ""))
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _permissions(source: PluginSource, manifest: Manifest | None, collect: Collector) -> None:

@@ -1,6 +1,7 @@
-"""Reading a plugin's source without running it: kernel imports and permission checks.
+"""Reading a plugin's source without running it: the permissions it checks (the plugin policy,
+kernel imports included, is :mod:`nentang.sdk.policy`).
 
-Both scans parse the files (``ast``); nothing is imported. A permission is found when a call to
+The scan parses the files (``ast``); nothing is imported. A permission is found when a call to
 ``require_permission`` or ``has_permission`` (on a context, a GraphQL request, anything) passes a
 string literal, or the name of a module-level string constant of the same file. Any other argument
 is reported as *dynamic*: the scan cannot tell which permission it is.
@@ -20,7 +21,6 @@ PERMISSION_CALLS: Final = frozenset({"require_permission", "has_permission"})
 SKIPPED_DIRS: Final = frozenset(
     {".git", ".hg", ".venv", "venv", ".tox", ".nox", "build", "dist", "__pycache__", ".mypy_cache", ".ruff_cache"}
 )
-KERNEL_PACKAGE: Final = "nentang.kernel"
 
 
 @final
@@ -61,41 +61,6 @@ def _parse(path: Path) -> ast.Module | None:
         return ast.parse(path.read_bytes(), filename=str(path))
     except (SyntaxError, ValueError):
         return None
-
-
-def kernel_imports(root: Path) -> list[SourceHit]:
-    """Every import of ``nentang.kernel`` (or a module below it) in the files below ``root``."""
-    hits: list[SourceHit] = []
-    for path in python_files(root):
-        tree = _parse(path)
-        if tree is None:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                hits.extend(SourceHit(path, node.lineno, a.name) for a in node.names if _is_kernel(a.name))
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                if _is_kernel(node.module):
-                    hits.append(SourceHit(path, node.lineno, node.module))
-                elif node.module == "nentang":
-                    hits.extend(
-                        SourceHit(path, node.lineno, f"nentang.{a.name}") for a in node.names if a.name == "kernel"
-                    )
-            elif isinstance(node, ast.Call) and _dynamic_import_of_kernel(node):
-                hits.append(SourceHit(path, node.lineno, KERNEL_PACKAGE))
-    return hits
-
-
-def _is_kernel(module: str) -> bool:
-    return module == KERNEL_PACKAGE or module.startswith(f"{KERNEL_PACKAGE}.")
-
-
-def _dynamic_import_of_kernel(node: ast.Call) -> bool:
-    """``importlib.import_module("nentang.kernel...")`` or ``__import__("nentang.kernel...")``."""
-    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-    if name not in ("import_module", "__import__") or not node.args:
-        return False
-    first = node.args[0]
-    return isinstance(first, ast.Constant) and isinstance(first.value, str) and _is_kernel(first.value)
 
 
 @final
@@ -154,4 +119,4 @@ def _module_constants(tree: ast.Module) -> dict[str, str]:
     return constants
 
 
-__all__ = ["PermissionUse", "SourceHit", "kernel_imports", "permission_uses", "python_files"]
+__all__ = ["PermissionUse", "SourceHit", "permission_uses", "python_files"]

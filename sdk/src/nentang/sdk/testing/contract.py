@@ -15,8 +15,10 @@ check                       codes
 ==========================  =====================================================================
 ``manifest``                ``contract.source``, ``contract.manifest`` (the manifest's own finding
                             code is in the message)
-``kernel_imports``          ``contract.kernel_import`` — plugin code (tests included) imports
-                            ``nentang.kernel``; only ``nentang.sdk`` is the plugin's surface
+``static``                  the plugin policy (:mod:`nentang.sdk.policy`, the same code as the
+                            review's static stage): ``static.import_not_allowed``,
+                            ``static.private_attribute``, ``static.raw_sql``, ... at ``file:line``;
+                            ``static.kernel_import`` also in the project's other files (tests)
 ``permissions``             ``contract.permission_undeclared`` — checked in code, not declared in
                             the manifest; ``contract.permission_unused`` — declared, never checked;
                             ``contract.permission_dynamic`` (warning) — a check the scan cannot read
@@ -70,7 +72,7 @@ Severity = Literal["error", "warning"]
 #: The checks in the order they run and are reported.
 CHECKS: Final = (
     "manifest",
-    "kernel_imports",
+    "static",
     "permissions",
     "settings_schema",
     "migrations",

@@ -1,0 +1,1 @@
+"""reacharound: hostile sample — reaches around the import policy."""
