@@ -35,7 +35,7 @@ from typer.testing import CliRunner
 
 from nentang.kernel.cli import serve as serve_module
 from nentang.kernel.cli.main import app
-from tests.conftest import ON_POSTGRES, POSTGRES_URL
+from tests.conftest import ON_POSTGRES, POSTGRES_URL, TEST_SECRETS_KEY
 from tests.plugin_factory import PluginFactory
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="watches the workers through /proc")
@@ -230,7 +230,11 @@ def test_serve_gives_a_new_worker_time_to_start_and_bounds_a_graceful_stop(
     """uvicorn's defaults (5 s to start a replacement, no limit on a stop) abandon or stall a roll."""
     handed: list[dict[str, object]] = []
     monkeypatch.setattr(serve_module.uvicorn, "run", lambda target, **kwargs: handed.append(kwargs))
-    env = {"NENTANG_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "NENTANG_LOG_FORMAT": "console"}
+    env = {
+        "NENTANG_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "NENTANG_LOG_FORMAT": "console",
+        "NENTANG_SECRETS_KEY": TEST_SECRETS_KEY,  # production, the default, serves only with one
+    }
     nentang(env, "serve", "--workers", "2")
     nentang(env, "serve", "--workers", "3", "--worker-start-timeout", "120", "--graceful-timeout", "5")
     assert [(h["timeout_worker_healthcheck"], h["timeout_graceful_shutdown"]) for h in handed] == [(60, 30), (120, 5)]
