@@ -63,7 +63,8 @@ class KernelTenantContext:
         return self._session
 
     def has_permission(self, permission: str) -> bool:
-        return self._authz.check(self.actor, self.tenant.id, permission)
+        with on_behalf_of_plugin():  # the grant lookup reads kernel tables
+            return self._authz.check(self.actor, self.tenant.id, permission)
 
     def require_permission(self, permission: str) -> None:
         if not self.has_permission(permission):
