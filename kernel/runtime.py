@@ -38,18 +38,21 @@ from nentang.kernel.tenancy.serving import ServingTenants
 class Readiness:
     database: bool
     migrations: bool
+    #: Production mode: the registry is where configured and every approved plugin installed runs.
+    plugins: bool = True
     #: Why the kernel is not ready, for operators; empty when ready.
     detail: str = ""
 
     @property
     def ready(self) -> bool:
-        return self.database and self.migrations and not self.detail
+        return self.database and self.migrations and self.plugins and not self.detail
 
 
 @final
 class Kernel:
     __slots__ = (
         "_scripts",
+        "_scripts_generation",
         "_start_error",
         "_started",
         "audit",
@@ -99,6 +102,7 @@ class Kernel:
         )
         self.event_runner = EventRunner(self.events, self.db)
         self._scripts = migrate.scripts(settings)
+        self._scripts_generation = -1  # parsed before any plugin scan: read again at the first probe
         self._started = False
         self._start_error = ""
 
@@ -144,7 +148,7 @@ class Kernel:
         except Exception as exc:  # any driver error means "not reachable" to a probe
             return Readiness(database=False, migrations=False, detail=f"database unreachable: {type(exc).__name__}")
         try:
-            pending = migrate.pending_heads(self.db.app_engine, self._scripts)
+            pending = self._pending_migrations()
         except Exception as exc:
             return Readiness(database=True, migrations=False, detail=f"cannot read migrations: {type(exc).__name__}")
         if pending:
@@ -153,11 +157,30 @@ class Kernel:
             )
         if not self._started:
             return Readiness(database=True, migrations=True, detail=self._start_error or "kernel not started")
+        if self.settings.mode == "production":
+            problem = self.plugins.host.approval_problem()
+            if problem is not None:
+                return Readiness(database=True, migrations=True, plugins=False, detail=problem)
         return Readiness(database=True, migrations=True)
+
+    def _pending_migrations(self) -> set[str]:
+        """Heads not yet applied. The scripts are parsed again when this worker's plugins changed
+        (a rescan registered a plugin installed live: its branch now counts) or when the database
+        holds a revision the parsed scripts do not know (``db upgrade`` ran from a newer install);
+        otherwise the scripts parsed earlier serve, and a probe costs one small query."""
+        generation = self.plugins.host.generation
+        if generation != self._scripts_generation:
+            self._scripts, self._scripts_generation = migrate.scripts(self.settings), generation
+        try:
+            return migrate.pending_heads(self.db.app_engine, self._scripts)
+        except Exception:  # an applied revision unknown to the parsed scripts
+            self._scripts = migrate.scripts(self.settings)
+            return migrate.pending_heads(self.db.app_engine, self._scripts)
 
     def close(self) -> None:
         self.event_runner.stop()
         self.watcher.stop()
+        self.plugins.watchdog.close()
         if self.oidc is not None:
             self.oidc.close()
         self.db.dispose()

@@ -10,6 +10,7 @@ from typing import Literal
 
 from nentang.kernel.graphql.config import GraphQLSettings
 from nentang.kernel.identity.config import IdentitySettings
+from nentang.kernel.plugins.call_limits import PluginCallLimits
 from nentang.sdk.errors import ValidationFailed
 
 Mode = Literal["production", "development"]
@@ -45,6 +46,8 @@ class Settings:
     plugin_path: tuple[str, ...] | None = None
     #: Consecutive hook failures of a plugin at a tenant before it is quarantined there.
     plugin_error_budget: int = 5
+    #: Deadlines of plugin calls, the plugin threads, the worker's memory ceiling (``kernel/plugins/call_limits.py``).
+    plugin_calls: PluginCallLimits = field(default_factory=PluginCallLimits)
     #: Extra Alembic version locations (plugin migration branches not yet discovered by entry points).
     extra_migration_locations: tuple[str, ...] = field(default_factory=tuple)
     #: Password cost, login throttling, web sessions and their cookie (``kernel/identity/config.py``).
@@ -91,15 +94,23 @@ class Settings:
             database_url=environ.get("NENTANG_DATABASE_URL", DEFAULT_DATABASE_URL),
             app_database_url=environ.get("NENTANG_APP_DATABASE_URL") or None,
             app_role=environ.get("NENTANG_APP_ROLE", DEFAULT_APP_ROLE),
-            registry_path=Path(environ.get("NENTANG_REGISTRY", "registry.toml")),
+            registry_path=_registry_path(environ.get("NENTANG_REGISTRY")),
             mode=mode,  # type: ignore[arg-type]
             log_json=log_format == "json",
             log_level=log_level,
             identity=IdentitySettings.from_environ(environ),
             graphql=GraphQLSettings.from_environ(environ),
+            plugin_calls=PluginCallLimits.from_environ(environ),
             events_background=_FLAGS[raw_events],
             secrets_key=environ.get("NENTANG_SECRETS_KEY") or None,
         )
+
+
+def _registry_path(raw: str | None) -> Path:
+    """Where the registry of approvals is, resolved once when the settings are read: a command that
+    later changes directory still reads the same file. (``nentang serve`` in production mode
+    insists that it comes from ``NENTANG_REGISTRY``.)"""
+    return Path((raw or "registry.toml").strip() or "registry.toml").expanduser().resolve()
 
 
 def sqlite_path(database_url: str) -> Path | None:

@@ -30,7 +30,7 @@ from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.models import TenantKind
 from nentang.kernel.tenancy.service import TenantInfo
 
-pytest_plugins = ["tests.plugin_factory", "tests.plugin_fixtures", "tests.cli_fixtures"]
+pytest_plugins = ["tests.plugin_factory", "tests.plugin_fixtures", "tests.cli_fixtures", "tests.guard_fixtures"]
 
 NOTES_MIGRATIONS = str(Path(__file__).parent / "fixtures" / "notes_plugin" / "migrations")
 POSTGRES_URL = os.environ.get("NENTANG_DATABASE_URL", "")
@@ -155,4 +155,11 @@ def tree(kernel: Kernel) -> Tree:
 def client(kernel: Kernel) -> Iterator[TestClient]:
     """The real app in process, over HTTP semantics (Starlette's TestClient drives httpx)."""
     with TestClient(create_app(kernel), raise_server_exceptions=False) as http:
+        yield http
+
+
+@pytest.fixture
+def https_client(kernel: Kernel) -> Iterator[TestClient]:
+    """:func:`client` over https: the session cookie (``Secure``) goes back, as from a browser."""
+    with TestClient(create_app(kernel), base_url="https://testserver", raise_server_exceptions=False) as http:
         yield http

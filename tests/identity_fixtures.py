@@ -77,6 +77,21 @@ def actions(kernel: Kernel, tenant_id: int) -> list[str]:
     return [action for action, *_ in audit_entries(kernel, tenant_id)]
 
 
+#: Audit actions that record a refused attempt: the one thing a refused request does write.
+REFUSAL_ACTIONS = frozenset(
+    {"graphql.refused", "graphql.tenant_refused", "authz.refused", "user.refused", "token.refused"}
+)
+
+
+def changes(kernel: Kernel, tenant_id: int) -> list[str]:
+    """The tenant's audit actions but the records of refusals: what a refused request must not add to."""
+    return [action for action in actions(kernel, tenant_id) if action not in REFUSAL_ACTIONS]
+
+
+def refusal_actions(kernel: Kernel, tenant_id: int) -> list[str]:
+    return [action for action in actions(kernel, tenant_id) if action in REFUSAL_ACTIONS]
+
+
 def token_rows(kernel: Kernel) -> int:
     with kernel.db.platform() as session:
         return session.scalar(select(func.count()).select_from(ApiToken)) or 0

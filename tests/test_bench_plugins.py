@@ -28,7 +28,7 @@ from starlette.testclient import TestClient
 from nentang.kernel.http.app import create_app
 from nentang.kernel.http.middleware.worker_id import WORKER_HEADER
 from nentang.kernel.identity.actor import Actor
-from nentang.kernel.plugins.context import KernelTenantContext, tenant_ref
+from nentang.kernel.plugins.context import KernelTenantContext, services_for, tenant_ref
 from nentang.kernel.plugins.dispatch import new_context
 from nentang.kernel.runtime import Kernel
 from nentang.sdk.events import Event
@@ -127,7 +127,7 @@ def test_new_context_builds_what_the_constructor_builds(kernel: Kernel, tree: Tr
     ref = tenant_ref(tree.c1)
     args = {"tenant": ref, "plugin": "p", "actor": "user:1", "settings": {"a": 1}, "session": None}
     expected = KernelTenantContext(**args, authz=kernel.authz, audit=kernel.audit)  # type: ignore[arg-type]
-    built = new_context(ref, "p", "user:1", {"a": 1}, None, kernel.authz, kernel.audit)
+    built = new_context(ref, "p", "user:1", {"a": 1}, None, services_for(kernel.authz, kernel.audit).handle)
     assert type(built) is KernelTenantContext
     for slot in KernelTenantContext.__slots__:
         assert getattr(built, slot) == getattr(expected, slot), slot

@@ -326,8 +326,18 @@ def test_an_unsupported_database_url_is_a_clear_error() -> None:
 # -- serve and demo ------------------------------------------------------------------------------
 
 
-def test_serve_hands_its_options_to_uvicorn(database_url: str, no_uvicorn: list[dict[str, Any]]) -> None:
-    ok(nentang(database_url, "serve", "--host", "0.0.0.0", "--port", "9001", "--workers", "2"))
+def test_serve_hands_its_options_to_uvicorn(
+    database_url: str, no_uvicorn: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    registry = str(tmp_path / "registry.toml")
+    # Production mode (the default) serves only with the registry of approvals configured.
+    refused = nentang(database_url, "serve", NENTANG_REGISTRY=None)
+    assert refused.exit_code == 1 and "needs NENTANG_REGISTRY" in refused.stderr and no_uvicorn == []
+    ok(
+        nentang(
+            database_url, "serve", "--host", "0.0.0.0", "--port", "9001", "--workers", "2", NENTANG_REGISTRY=registry
+        )
+    )
     (call,) = no_uvicorn
     assert call["target"] == "nentang.kernel.http.server:app_from_environ"
     assert (call["factory"], call["host"], call["port"], call["workers"]) == (True, "0.0.0.0", 9001, 2)
@@ -340,11 +350,13 @@ def test_serve_refuses_zero_workers(database_url: str, no_uvicorn: list[dict[str
 
 
 def test_serve_in_production_refuses_a_missing_or_bad_secrets_key(
-    database_url: str, no_uvicorn: list[dict[str, Any]]
+    database_url: str, no_uvicorn: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    message = failed(nentang(database_url, "serve", NENTANG_SECRETS_KEY=None), "secrets.key")
+    registry = str(tmp_path / "registry.toml")
+    message = failed(nentang(database_url, "serve", NENTANG_SECRETS_KEY=None, NENTANG_REGISTRY=registry), "secrets.key")
     assert "NENTANG_SECRETS_KEY is required in production mode" in message
-    message = failed(nentang(database_url, "serve", NENTANG_SECRETS_KEY="not-a-fernet-key"), "secrets.key")
+    bad = {"NENTANG_SECRETS_KEY": "not-a-fernet-key", "NENTANG_REGISTRY": registry}
+    message = failed(nentang(database_url, "serve", **bad), "secrets.key")
     assert "URL-safe base64" in message
     assert no_uvicorn == []
 

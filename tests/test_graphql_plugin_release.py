@@ -20,7 +20,7 @@ from nentang.kernel.runtime import Kernel
 from nentang.kernel.tenancy.service import TenantInfo
 from tests.conftest import Tree
 from tests.graphql_fixtures import GraphQL, codes, token_for
-from tests.identity_fixtures import actions, audit_entries
+from tests.identity_fixtures import actions, audit_entries, changes, refusal_actions
 from tests.plugin_factory import PluginFactory
 from tests.plugin_fixtures import RECORDING_CODE, KernelFactory
 
@@ -60,7 +60,7 @@ def quarantines(kernel: Kernel) -> set[tuple[int, str]]:
 def state(kernel: Kernel, tree: Tree) -> tuple[Any, ...]:
     """What a release may change: the quarantines, and every tenant's audit chain."""
     tenants = (tree.central, tree.p1, tree.p2, tree.c1, tree.c2, tree.c3)
-    return quarantines(kernel), {t.code: actions(kernel, t.id) for t in tenants}
+    return quarantines(kernel), {t.code: changes(kernel, t.id) for t in tenants}
 
 
 def quarantined_at(gql: GraphQL, tenant: str) -> str | None:
@@ -129,3 +129,7 @@ def test_every_bad_request_is_refused_and_changes_nothing(gql: GraphQL, plugged:
     assert anonymous.status_code == 401 and codes(anonymous) == ["auth.required"]
     assert state(plugged, tree) == before
     assert quarantines(plugged) == {(tree.c1.id, "alpha"), (tree.c3.id, "alpha")}
+    # Only the record of the refusals for want of permission, where they aimed and where the actor is.
+    assert "graphql.refused" in refusal_actions(plugged, tree.c3.id)
+    assert "graphql.refused" in refusal_actions(plugged, tree.p1.id)
+    assert refusal_actions(plugged, tree.c2.id) == []

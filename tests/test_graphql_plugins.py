@@ -134,6 +134,27 @@ def test_a_field_of_a_plugin_not_enabled_is_reported_exactly_like_a_field_that_n
     assert one.text.replace("NotesNote", "ZzzzzNote") == other.text and codes(one) == ["graphql.validation_failed"]
 
 
+def test_an_anonymous_caller_cannot_tell_where_a_plugin_is_enabled(gql: GraphQL, plugged: Kernel) -> None:
+    """#13 item 2: anonymously, a plugin's (non-public) field answered ``auth.required`` where the
+    plugin is enabled and ``graphql.validation_failed`` where it is not — a map of which tenant
+    runs which plugin. Now both answers are the same, to the byte."""
+    enable(plugged, "notes", "00001")
+    for accept in ("application/graphql-response+json", "application/json"):
+        for document in ("{ notes_list(first: 1) { hasMore } }", 'mutation { notes_add(body: "x") { id } }'):
+            enabled = gql.post(document, anonymous=True, tenant="00001", accept=accept)
+            missing = gql.post(document, anonymous=True, tenant="00002", accept=accept)
+            assert codes(enabled) == ["auth.required"], enabled.text
+            assert (missing.status_code, missing.headers["content-type"], missing.text) == (
+                enabled.status_code,
+                enabled.headers["content-type"],
+                enabled.text,
+            )
+    # A signed-in caller still gets the plain validation error (and a public field still answers).
+    token = token_for(plugged, "00002", "admin")
+    assert codes(gql.post("{ notes_list(first: 1) { hasMore } }", token=token)) == ["graphql.validation_failed"]
+    assert "xin chao 00001" in gql.post("{ notes_greeting }", anonymous=True, tenant="00001").text
+
+
 def test_enabling_a_plugin_makes_its_fields_appear_on_the_next_request(gql: GraphQL, plugged: Kernel) -> None:
     token = token_for(plugged, "00001", "admin")
     assert codes(gql.post("{ notes_greeting }", token=token)) == ["graphql.validation_failed"]

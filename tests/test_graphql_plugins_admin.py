@@ -19,7 +19,7 @@ from nentang.kernel.plugins.settings import MASK, loads
 from nentang.kernel.runtime import Kernel
 from tests.conftest import Tree
 from tests.graphql_fixtures import NOTES_CODE, NOTES_PERMISSIONS, GraphQL, codes, token_for
-from tests.identity_fixtures import actions, audit_entries
+from tests.identity_fixtures import audit_entries, changes, refusal_actions
 from tests.plugin_factory import PluginFactory
 from tests.plugin_fixtures import RECORDING_CODE, SETTINGS_SCHEMA, KernelFactory
 
@@ -67,7 +67,7 @@ def state(kernel: Kernel, tree: Tree) -> tuple[Any, ...]:
             rows[tenant.code] = {(r.plugin, r.enabled, r.settings, r.locked_by) for r in found}
     with kernel.db.platform() as session:
         rules = {(p.tenant_id, p.plugin, p.allowed, p.locked) for p in session.scalars(select(PluginPolicy))}
-    return rows, rules, {t.code: len(actions(kernel, t.id)) for t in tenants}
+    return rows, rules, {t.code: len(changes(kernel, t.id)) for t in tenants}
 
 
 def stored_settings(kernel: Kernel, tenant_id: int, plugin: str) -> dict[str, Any]:
@@ -276,6 +276,10 @@ def test_a_province_neither_reads_nor_changes_another_provinces_plugins(
         assert codes(response) == ["permission.denied"], variables
         assert "theirs" not in response.text and nothing(response)
     assert state(plugged, tree) == before
+    # Only the record of the refused mutations: in the tenant aimed at, and in the actors' own.
+    assert "graphql.refused" in refusal_actions(plugged, tree.c3.id)
+    assert "graphql.refused" in refusal_actions(plugged, tree.central.id)
+    assert refusal_actions(plugged, tree.p1.id).count("graphql.refused") >= 2  # the province and the viewer
 
 
 def test_anonymous_callers_are_asked_to_sign_in(gql: GraphQL, plugged: Kernel, tree: Tree) -> None:

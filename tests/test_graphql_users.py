@@ -234,7 +234,8 @@ def test_creating_is_refused_clearly_and_changes_nothing(
         (viewer, new_user(), "permission.denied"),
         (viewer, new_user(password="short"), "permission.denied"),  # permission before validation
         (province, new_user(username="chi.00001"), "user.taken"),
-        (province, new_user(username="em.02"), "user.taken"),
+        # taken by a user of another province: not said (the same answer as for a reserved name)
+        (province, new_user(username="em.02"), "user.unavailable"),
         (province, new_user(password="short"), "user.password_policy"),
         (province, new_user(password="Hoa.00001"), "user.password_policy"),  # the username
         (province, new_user(password=PASSWORD, generatePassword=True), "user.password_choice"),
@@ -248,7 +249,10 @@ def test_creating_is_refused_clearly_and_changes_nothing(
         assert response.status_code == 200 and response.json()["data"] == {"createUser": None}
         assert codes(response) == [code], (user, response.json())
     after = (user_count(kernel), *(actions(kernel, t.id) for t in (tree.p1, tree.c1, tree.p2, tree.c3)))
-    assert after == before
+    refusals = [a for a in after[1] if a == "graphql.refused"]
+    assert refusals, "a refused attempt to create a user is a security event, audited"
+    # Nothing else changed: no user, no other entry in any chain.
+    assert (after[0], *([a for a in chain if a != "graphql.refused"] for chain in after[1:])) == before
 
 
 def test_set_a_password_given_or_generated_and_refusals(gql: GraphQL, kernel: Kernel, province: str) -> None:
@@ -327,7 +331,13 @@ def test_a_province_administrator_cannot_change_a_user_of_another_province(
     ]:
         denied = gql.post(f"mutation {{ {mutation} }}", token=token)
         assert codes(denied) == [code] and denied.json()["data"] == {field: None}, mutation
-    assert (actions(kernel, tree.p2.id), actions(kernel, tree.c3.id), actions(kernel, tree.p1.id)) == before
+    after = actions(kernel, tree.p2.id), actions(kernel, tree.c3.id), actions(kernel, tree.p1.id)
+    added = [sorted(chain[len(old) :]) for chain, old in zip(after, before, strict=True)]
+    assert [chain[: len(old)] for chain, old in zip(after, before, strict=True)] == list(before)
+    # Every attempt is audited where the user lives and where the actor does (province 01), and
+    # nothing else was written: three attempts on em.02 (02), one on giang.00003 (00003), and the
+    # auditor's plain refusal.
+    assert added == [["user.refused"] * 3, ["user.refused"], ["graphql.refused", *["user.refused"] * 4]]
     for username in ("giang.00003", "em.02", "an.01"):
         user = kernel.users.get(username)
         assert (user.status, user.oidc_issuer) == ("active", None)

@@ -82,7 +82,7 @@ def test_readyz_is_ready_on_a_migrated_database(client: TestClient) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ready"
-    assert body["checks"] == {"database": True, "migrations": True}
+    assert body["checks"] == {"database": True, "migrations": True, "plugins": True}
     assert "detail" not in body
 
 
@@ -97,7 +97,7 @@ def test_readyz_is_503_with_a_reason_on_a_never_migrated_database(tmp_path: Path
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "not ready"
-    assert body["checks"] == {"database": True, "migrations": False}
+    assert body["checks"] == {"database": True, "migrations": False, "plugins": True}
     assert re.fullmatch(r"migrations not at head: pending \[.*'k\d{4}'.*\]", body["detail"]), body["detail"]
 
 
@@ -111,7 +111,7 @@ def test_readyz_is_503_when_the_database_cannot_be_opened(tmp_path: Path) -> Non
         kernel.close()
     assert response.status_code == 503
     body = response.json()
-    assert body["checks"] == {"database": False, "migrations": False}
+    assert body["checks"] == {"database": False, "migrations": False, "plugins": True}
     assert body["detail"].startswith("database unreachable: ")
 
 

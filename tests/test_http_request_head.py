@@ -5,56 +5,26 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import uvicorn
 
 from nentang.kernel.cli.serve import request_head_limit
 from nentang.kernel.graphql.config import GraphQLSettings
-from nentang.kernel.http.app import create_app
 from nentang.kernel.runtime import Kernel
 from tests.conftest import Tree
 from tests.graphql_fixtures import GRAPHQL_RESPONSE, token_for
+from tests.loopback_server import serving
 
 LIMIT = GraphQLSettings().max_body_bytes
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def base_url(kernel: Kernel) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(kernel),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        h11_max_incomplete_event_size=request_head_limit(kernel.settings.graphql.max_body_bytes),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start on loopback")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(kernel) as url:
+        yield url
 
 
 def get(base_url: str, token: str, padding: int) -> tuple[int, Any]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import column, select, table
 
 from nentang.sdk import TenantRef
-from nentang.sdk.errors import NotFound
+from nentang.sdk.errors import NotFound, ScopeViolation
 from nentang.sdk.testing import (
     FIXTURES,
     MARKERS,
@@ -207,6 +207,12 @@ def test_users_get_their_roles_where_asked(
         assert ctx.has_permission("kitalpha.read") and not ctx.has_permission("kernel.tenants.read")
     with nentang_kernel.context("kitalpha", nentang_tree.other_commune, actor=chief) as ctx:
         assert ctx.has_permission("kernel.tenants.read")  # granted at the province, holds below it
+
+
+def test_a_context_block_runs_as_the_plugins_code(nentang_kernel: RunningKernel) -> None:
+    refused = r"plugin 'kitalpha' \(tests\) may not use table kernel_user"
+    with pytest.raises(ScopeViolation, match=refused), nentang_kernel.context("kitalpha") as ctx:
+        ctx.session.execute(select(table("kernel_user", column("username")))).all()
 
 
 def test_the_http_client_is_the_real_app(

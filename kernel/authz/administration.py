@@ -167,11 +167,12 @@ def grant(
         session, tenant_id=tenant_id, actor=str(actor) if checked else None, principal=principal, visible_role=role
     )
     tenant = _tenant(facts, tenant_id)
+    if checked:  # permission first: a caller without it learns nothing of which principals or roles exist
+        _require(facts.held, GRANTS_MANAGE, actor, tenant)
     if not facts.principal_exists:
         raise ValidationFailed(f"principal {principal!r} does not exist", code="authz.unknown_principal")
     role_row = _visible_role(facts.roles, role, tenant)
     if checked:
-        _require(facts.held, GRANTS_MANAGE, actor, tenant)
         _require_subset(role_row.permissions, facts.held, actor, tenant, what=f"role {role_row.name!r}")
     # One statement instead of a savepoint around the insert: a grant is on many hot paths.
     values = {
@@ -204,7 +205,7 @@ def revoke(authz: Authorizer, session: Session, *, actor: Actor, grant_id: int, 
     facts = read_facts(session, grant_id=grant_id, actor=str(actor) if checked else None)
     found = facts.grant
     if found is None or facts.tenant is None:
-        raise NotFound(f"no grant with id {grant_id}", code="authz.grant_not_found")
+        raise grant_not_found(grant_id)
     tenant = facts.tenant
     if checked:
         _require(facts.held, GRANTS_MANAGE, actor, tenant)
@@ -219,6 +220,11 @@ def revoke(authz: Authorizer, session: Session, *, actor: Actor, grant_id: int, 
         target=found.principal,
         detail={"role": found.role_name, "grant_id": grant_id},
     )
+
+
+def grant_not_found(grant_id: int) -> NotFound:
+    """The answer for a grant id nobody holds — and for one the caller may not manage."""
+    return NotFound(f"no grant with id {grant_id}", code="authz.grant_not_found")
 
 
 def revoke_all_for(authz: Authorizer, session: Session, *, actor: Actor, principal: str) -> int:

@@ -14,11 +14,11 @@ from contextlib import contextmanager
 from functools import partial
 from typing import final
 
-import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nentang.kernel.audit.log import AuditLog
+from nentang.kernel.audit.refusals import RefusalAudit, mark_audited
 from nentang.kernel.authz import administration
 from nentang.kernel.authz.cache import grant_cache, tenant_path_cache
 from nentang.kernel.authz.facts import read_facts
@@ -31,7 +31,7 @@ from nentang.kernel.identity.actor import Actor
 from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
 from nentang.kernel.propagation.watcher import ChangeWatcher
-from nentang.sdk.errors import Conflict, NentangError, PermissionDenied, TenantNotFound
+from nentang.sdk.errors import Conflict, PermissionDenied, TenantNotFound
 
 
 @final
@@ -39,6 +39,8 @@ class Authorizer:
     def __init__(self, db: Database, audit: AuditLog, watcher: ChangeWatcher) -> None:
         self._db = db
         self._audit = audit
+        #: Refusals are security events: audited in the target's and the actor's tenants, throttled.
+        self._refusals = RefusalAudit(db, audit)
         self.model = RoleModel()
         self.grants = grant_cache(db.app_engine)
         self.paths = tenant_path_cache(db.app_engine)
@@ -177,8 +179,15 @@ class Authorizer:
         def tenant_of_grant() -> int | None:  # read only on a refusal: the grant is still there
             return session.scalar(select(Grant.tenant_id).where(Grant.id == grant_id))
 
-        with self._audited_refusal(session, actor, tenant_of_grant, "grant.revoke", f"grant:{grant_id}"):
-            administration.revoke(self, session, actor=actor, grant_id=grant_id)
+        try:
+            with self._audited_refusal(session, actor, tenant_of_grant, "grant.revoke", f"grant:{grant_id}"):
+                administration.revoke(self, session, actor=actor, grant_id=grant_id)
+        except PermissionDenied as refusal:
+            if refusal.code != "permission.denied":
+                raise
+            # Audited above; answered as an id nobody holds: a grant one may not manage is one
+            # one may not list either, so its existence is not the caller's to learn.
+            raise administration.grant_not_found(grant_id) from None
 
     def revoke_all_for(self, session: Session, *, actor: Actor, principal: str) -> int:
         return administration.revoke_all_for(self, session, actor=actor, principal=principal)
@@ -200,25 +209,18 @@ class Authorizer:
             audited = isinstance(refusal, PermissionDenied) or refusal.code == "authz.last_admin"
             tenant_id = tenant() if callable(tenant) and audited else tenant
             if audited and isinstance(tenant_id, int):
-                record = partial(self._record_refusal, actor, tenant_id, attempted, target, refusal, detail)
-                run_after_transaction(session, record)
-            raise
-
-    def _record_refusal(
-        self, actor: Actor, tenant_id: int, attempted: str, target: str, refusal: NentangError, detail: dict[str, str]
-    ) -> None:
-        try:
-            with self._db.platform() as session, session.begin():
-                self._audit.append(
-                    session,
-                    tenant_id=tenant_id,
+                mark_audited(refusal)
+                record = partial(
+                    self._refusals.record,
                     actor=actor,
+                    tenant_ids=(tenant_id,),
                     action="authz.refused",
                     target=target,
-                    detail={"attempted": attempted, "code": refusal.code, "reason": refusal.message, **detail},
+                    code=refusal.code,
+                    detail={"attempted": attempted, "reason": refusal.message, **detail},
                 )
-        except Exception as exc:  # the refusal stands even if its record cannot be written
-            structlog.get_logger("nentang.authz").error("authz.refusal_not_audited", error=repr(exc))
+                run_after_transaction(session, record)
+            raise
 
     @property
     def audit(self) -> AuditLog:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +15,9 @@ from nentang.kernel.cli.context import load_settings, open_kernel, reports_error
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.bootstrap import AdminBootstrap, ensure_administrator
 from nentang.kernel.plugins.secrets import SecretBox
+from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.seed import CENTRAL_CODE, seed_national_tree
+from nentang.sdk.errors import ValidationFailed
 
 DEMO_DATABASE_URL = "sqlite:///var/nentang.db"
 #: The demo's first administrator, with the admin role at the central tenant.
@@ -49,6 +53,8 @@ def serve(
     each new one serving before the old one stops (docs/plugins-operations.md).
     """
     settings = load_settings()  # fail early, in this process, on bad NENTANG_* values
+    require_configured_registry(settings, os.environ)
+    os.environ["NENTANG_REGISTRY"] = str(settings.registry_path)  # every worker reads this very file
     SecretBox.for_settings(settings).require()  # and on a missing or malformed secrets key
     uvicorn.run(
         "nentang.kernel.http.server:app_from_environ",
@@ -62,6 +68,21 @@ def serve(
         timeout_graceful_shutdown=graceful_timeout,
         h11_max_incomplete_event_size=request_head_limit(settings.graphql.max_body_bytes),
     )
+
+
+def require_configured_registry(settings: Settings, environ: Mapping[str, str]) -> None:
+    """In production the registry of approvals decides what runs: it must come from configuration
+    as an absolute path, never from whatever directory the server was started in."""
+    if settings.mode != "production":
+        return
+    raw = environ.get("NENTANG_REGISTRY", "").strip()
+    if not raw:
+        raise ValidationFailed(
+            "nentang serve in production mode needs NENTANG_REGISTRY: the absolute path of registry.toml, "
+            "the registry of approved plugin releases"
+        )
+    if not Path(raw).is_absolute():
+        raise ValidationFailed(f"NENTANG_REGISTRY must be an absolute path in production mode, not {raw!r}")
 
 
 def request_head_limit(max_body_bytes: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, Final, final
 
@@ -10,16 +11,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nentang.kernel.data.engines import create_app_engine, create_owner_engine
 from nentang.kernel.data.inline_reads import InlineReads
+from nentang.kernel.data.plugin_guard import install_plugin_guard
 from nentang.kernel.data.scope import DataScope, bind_scope, install_scope_guards
 from nentang.kernel.data.sqlite_begin import session_engine
 from nentang.kernel.settings import Settings
 
-CHANGES_KEY: Final = "nentang.changes"
+#: Session -> the changes it noted (kernel-side: a plugin's session.info must not announce changes).
+_CHANGES: Final[weakref.WeakKeyDictionary[Session, list[Any]]] = weakref.WeakKeyDictionary()
 
 
 def record_change(session: Session, change: object) -> None:
     """Note a change of shared state, delivered to :meth:`Database.on_commit` listeners on commit."""
-    session.info.setdefault(CHANGES_KEY, []).append(change)
+    _CHANGES.setdefault(session, []).append(change)
 
 
 @final
@@ -42,9 +45,10 @@ class Database:
         bind = session_engine(self.app_engine) if settings.is_sqlite else self.app_engine
         self._sessions = sessionmaker(bind, expire_on_commit=False)
         install_scope_guards(self._sessions)
+        install_plugin_guard(self.app_engine, self._sessions)
         self._commit_listeners: list[Callable[[list[Any]], None]] = []
         event.listen(self._sessions, "after_commit", self._deliver_committed_changes)
-        event.listen(self._sessions, "after_rollback", lambda session: session.info.pop(CHANGES_KEY, None))
+        event.listen(self._sessions, "after_rollback", lambda session: _CHANGES.pop(session, None))
         self._inline_reads = InlineReads(self.app_engine, self._sessions) if settings.is_sqlite else None
 
     def on_commit(self, listener: Callable[[list[Any]], None]) -> None:
@@ -56,7 +60,7 @@ class Database:
         self._commit_listeners.append(listener)
 
     def _deliver_committed_changes(self, session: Session) -> None:
-        changes = session.info.pop(CHANGES_KEY, None)
+        changes = _CHANGES.pop(session, None)
         if changes:
             for listener in self._commit_listeners:
                 listener(changes)

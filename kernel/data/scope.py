@@ -10,11 +10,16 @@ A session carries one :class:`DataScope`:
 The guards installed by :func:`install_scope_guards` add the tenant filter to every ORM select,
 update and delete, fill ``tenant_id`` on insert and refuse rows of other tenants at flush. On
 PostgreSQL each transaction also sets ``nentang.read_tenants``/``nentang.write_tenant`` so the
-row-level security policies enforce the same rule for raw SQL (defence in depth).
+row-level security policies enforce the same rule for raw SQL (defence in depth; ``pg_scope.py``).
+
+The scope is kept in this module, keyed by session, never in anything the session exposes: code
+holding a session (a plugin's) cannot re-scope it. While a plugin's code runs, the runtime guard
+(``plugin_guard.py``) also limits its statements to the plugin's own tables.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,13 +30,9 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_c
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.util import find_tables
 
-from nentang.kernel.data import sqlite_begin
+from nentang.kernel.data import pg_scope, sqlite_begin
 from nentang.sdk.errors import CrossTenantWrite, ScopeViolation
-from nentang.sdk.migrations import READ_SETTING, WRITE_SETTING
 from nentang.sdk.tables import TenantOwned
-
-_SCOPE_KEY: Final = "nentang.scope"
-_AFTER_KEY: Final = "nentang.after_transaction"
 
 
 @final
@@ -61,15 +62,22 @@ class DataScope:
         return not self.read and self.write is None
 
 
+#: Session -> its scope. Kept here, not in ``session.info``: a plugin holds its session, and
+#: whatever that dictionary says is the plugin's to rewrite.
+_SCOPES: Final[weakref.WeakKeyDictionary[Session, DataScope]] = weakref.WeakKeyDictionary()
+#: Session -> what to run once its outermost transaction ends (kernel code only, for the same reason).
+_AFTER: Final[weakref.WeakKeyDictionary[Session, list[Callable[[], None]]]] = weakref.WeakKeyDictionary()
+
+
 def scope_of(session: Session) -> DataScope:
-    scope = session.info.get(_SCOPE_KEY)
-    if not isinstance(scope, DataScope):
+    scope = _SCOPES.get(session)
+    if scope is None:
         raise ScopeViolation("this session was not opened through nentang.kernel.data.Database")
     return scope
 
 
 def bind_scope(session: Session, scope: DataScope) -> None:
-    session.info[_SCOPE_KEY] = scope
+    _SCOPES[session] = scope
 
 
 @contextmanager
@@ -109,7 +117,7 @@ def install_scope_guards(factory: sessionmaker[Session]) -> None:
     event.listen(factory, "after_transaction_end", _run_after_transaction)
     bind = factory.kw.get("bind")
     if bind is not None and bind.dialect.name == "postgresql":
-        _install_settings_sender(bind.engine)
+        pg_scope.install(bind.engine)
 
 
 def run_after_transaction(session: Session, callback: Callable[[], None]) -> None:
@@ -118,20 +126,21 @@ def run_after_transaction(session: Session, callback: Callable[[], None]) -> Non
     For records that must survive the caller's rollback (an audited refusal) without opening
     a second writer while the caller may still hold the database's write lock.
     """
-    session.info.setdefault(_AFTER_KEY, []).append(callback)
+    _AFTER.setdefault(session, []).append(callback)
 
 
 def _run_after_transaction(session: Session, transaction: Any) -> None:
     if transaction.parent is not None or transaction.nested:
         return
-    callbacks = session.info.pop(_AFTER_KEY, [])
+    callbacks = _AFTER.pop(session, [])
     for callback in callbacks:
         callback()
 
 
 def _on_begin(session: Session, transaction: Any, connection: Any) -> None:
     if connection.dialect.name == "postgresql":
-        _want_pg_scope(connection, scope_of(session))
+        scope = scope_of(session)
+        pg_scope.want(connection, scope.read, scope.write)
     elif connection.get_execution_options().get(sqlite_begin.SESSION_BEGINS):
         sqlite_begin.begin(session, transaction, connection)
 
@@ -140,65 +149,7 @@ def _apply_database_settings(session: Session, scope: DataScope) -> None:
     if session.in_transaction():
         connection = session.connection()
         if connection.dialect.name == "postgresql":
-            _want_pg_scope(connection, scope)
-
-
-# PostgreSQL settings are sent lazily: a scope change only records what the transaction must
-# run under, and the next statement on the connection -- whatever it is, ORM, Core or text() --
-# sends it first (one round trip, and none at all for a change that no statement follows, like
-# the platform scope restored after a transaction's last audit entry). The settings are local
-# to the transaction, so the bookkeeping is dropped when it ends.
-_WANTED: Final = "nentang.pg_scope_wanted"
-_SENT: Final = "nentang.pg_scope_sent"
-_SET_SCOPE: Final = (
-    f"SELECT set_config('{READ_SETTING}', %(read)s, true), set_config('{WRITE_SETTING}', %(write)s, true)"
-)
-
-
-def _want_pg_scope(connection: Any, scope: DataScope) -> None:
-    read = ",".join(str(t) for t in sorted(scope.read))
-    connection.info[_WANTED] = (read, "" if scope.write is None else str(scope.write))
-
-
-def _install_settings_sender(engine: Any) -> None:
-    if event.contains(engine, "before_cursor_execute", _send_wanted_settings):
-        return
-    event.listen(engine, "before_cursor_execute", _send_wanted_settings)
-    event.listen(engine, "commit", _forget_transaction_settings)
-    event.listen(engine, "rollback", _forget_transaction_settings)
-    event.listen(engine, "rollback_savepoint", _resend_settings)
-    event.listen(engine.pool, "checkin", _forget_on_checkin)
-
-
-def _send_wanted_settings(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-    info = connection.info
-    wanted = info.get(_WANTED)
-    if wanted is None or info.get(_SENT) == wanted or statement.startswith(_SAVEPOINT_CONTROL):
-        return
-    info[_SENT] = wanted  # first: the statement below passes through this listener too
-    connection.exec_driver_sql(_SET_SCOPE, {"read": wanted[0], "write": wanted[1]}).close()
-
-
-#: Statements that read no table, and after which a set_config sent just before them could be
-#: undone (ROLLBACK TO SAVEPOINT): the settings wait for the next real statement.
-_SAVEPOINT_CONTROL: Final = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
-
-
-def _forget_transaction_settings(connection: Any) -> None:
-    """The transaction ends, and its local settings with it; the next one wants its own."""
-    connection.info.pop(_SENT, None)
-    connection.info.pop(_WANTED, None)
-
-
-def _resend_settings(connection: Any, *_args: Any) -> None:
-    """Rolling back a savepoint may undo a set_config made inside it: send them again."""
-    connection.info.pop(_SENT, None)
-
-
-def _forget_on_checkin(_dbapi_connection: Any, record: Any) -> None:
-    if record is not None:
-        record.info.pop(_SENT, None)
-        record.info.pop(_WANTED, None)
+            pg_scope.want(connection, scope.read, scope.write)
 
 
 def _tenant_mappers(state: ORMExecuteState) -> list[Any]:

@@ -25,6 +25,8 @@ from typing import Any, Final
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, SessionTransactionOrigin
 
+from nentang.kernel.plugins.running import on_behalf_of_plugin
+
 #: Execution option on the engine sessions are bound to: the session, not the engine, says BEGIN.
 SESSION_BEGINS: Final = "nentang_session_begins"
 _READING_ONLY: Final = "nentang.reading_only"
@@ -46,4 +48,5 @@ def begin(session: Session, transaction: Any, connection: Any) -> None:
     """Start the session's transaction on ``connection`` (the ``after_begin`` of a SQLite session)."""
     explicit = transaction.origin is SessionTransactionOrigin.BEGIN
     immediate = explicit and not session.info.get(_READING_ONLY)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    with on_behalf_of_plugin():  # the kernel's statement, even when a plugin's query starts the transaction
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -12,9 +12,10 @@ which asks :meth:`GraphQLContext.plugin_request` for a view bound to the plugin 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -22,13 +23,16 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
+from nentang.kernel.audit.refusals import aimed_at
 from nentang.kernel.data.inline_reads import is_busy
 from nentang.kernel.data.sqlite_begin import reading_only
 from nentang.kernel.graphql.pagination import check_first
+from nentang.kernel.graphql.plugin_view import PluginInfoContext, new_view
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.plugins.context import KernelTenantContext, tenant_ref
-from nentang.kernel.plugins.running import plugin_call
+from nentang.kernel.plugins.running import PluginCall, on_behalf_of_plugin, plugin_call
+from nentang.kernel.plugins.watchdog import on_plugin_thread
 from nentang.kernel.runtime import Kernel
 from nentang.kernel.tenancy.models import path_ids
 from nentang.kernel.tenancy.service import TenantInfo
@@ -60,8 +64,10 @@ class LoaderSpec(Generic[K, V]):
 @final
 class GraphQLContext:
     __slots__ = (
+        "__weakref__",
         "_loaders",
         "_plugin_requests",
+        "_plugin_view",
         "caller",
         "kernel",
         "reader",
@@ -101,6 +107,7 @@ class GraphQLContext:
         self.reading = reading
         self._loaders: dict[LoaderSpec[Any, Any], DataLoader[Any, Any]] = {}
         self._plugin_requests: dict[str, PluginRequest] = {}
+        self._plugin_view: PluginInfoContext | None = None
 
     # -- permissions ------------------------------------------------------------------------------
 
@@ -122,7 +129,12 @@ class GraphQLContext:
     def require(self, permission: str, tenant_id: int | None = None) -> None:
         """Raise ``auth.required`` for an anonymous caller, ``permission.denied`` for one without it."""
         self.signed_in()
-        self.kernel.authz.require(self.caller.principal, self.tenant.id if tenant_id is None else tenant_id, permission)
+        where = self.tenant.id if tenant_id is None else tenant_id
+        try:
+            self.kernel.authz.require(self.caller.principal, where, permission)
+        except PermissionDenied as refusal:
+            aimed_at(refusal, where)
+            raise
 
     def require_at(self, permission: str, tenant: TenantInfo) -> None:
         """:meth:`require` at a tenant already loaded: the grant check reads the ancestors from the
@@ -132,9 +144,11 @@ class GraphQLContext:
         authz = self.kernel.authz
         on_path, allows = frozenset(path_ids(tenant.path)), authz.model.allows
         if not any(t in on_path and allows(role, permission) for t, role in authz.grants.get(self.caller.principal)):
-            raise PermissionDenied(
+            refusal = PermissionDenied(
                 f"{self.caller.principal} may not {permission!r} at tenant {tenant.code!r}", code="permission.denied"
             )
+            aimed_at(refusal, tenant.id)
+            raise refusal
 
     # -- helpers for resolvers --------------------------------------------------------------------
 
@@ -158,6 +172,12 @@ class GraphQLContext:
 
     # -- plugins ----------------------------------------------------------------------------------
 
+    def plugin_view(self) -> PluginInfoContext:
+        """What a plugin's resolver finds as ``info.context`` (``plugin_view.py``)."""
+        if self._plugin_view is None:
+            self._plugin_view = new_view(self)
+        return self._plugin_view
+
     def plugin_request(self, info: Any) -> PluginRequest:
         """The provider behind :func:`nentang.sdk.graphql.graphql_request`."""
         owner = self.served.owner(info.path.typename, info.field_name)
@@ -173,67 +193,98 @@ def _ignore(_code: str) -> None:
     return None
 
 
+#: Plugin request -> the request's context. Kept here, not on the request: the context leads to the
+#: whole kernel, and the request is the plugin's object. Weak both ways: the context holds its
+#: plugin requests, so a strong value would keep both alive for ever.
+_CONTEXTS: Final[weakref.WeakKeyDictionary[PluginRequest, weakref.ref[GraphQLContext]]] = weakref.WeakKeyDictionary()
+
+
+def _context(request: PluginRequest) -> GraphQLContext:
+    context = _CONTEXTS[request]()
+    if context is None:
+        raise RuntimeError("this request has ended")
+    return context
+
+
 @final
 class PluginRequest:
-    """The kernel's :class:`nentang.sdk.graphql.GraphQLRequest`: one plugin's view of one request."""
+    """The kernel's :class:`nentang.sdk.graphql.GraphQLRequest`: one plugin's view of one request.
 
-    __slots__ = ("_ctx", "_tenant", "plugin")
+    Its attributes are the plugin's name and its tenant; the request's context (and through it
+    the kernel) is looked up in this module, so no attribute of the request reaches it."""
+
+    __slots__ = ("__weakref__", "_tenant", "plugin")
 
     def __init__(self, ctx: GraphQLContext, plugin: str) -> None:
-        self._ctx = ctx
+        _CONTEXTS[self] = weakref.ref(ctx)
         self._tenant: TenantRef | None = None
         self.plugin = plugin
 
     @property
     def tenant(self) -> TenantRef:
         if self._tenant is None:
-            self._tenant = tenant_ref(self._ctx.tenant)
+            self._tenant = tenant_ref(_context(self).tenant)
         return self._tenant
 
     @property
     def actor(self) -> str:
-        return self._ctx.caller.principal
+        return _context(self).caller.principal
 
     @property
     def authenticated(self) -> bool:
-        return self._ctx.caller.authenticated
+        return _context(self).caller.authenticated
 
     @property
     def settings(self) -> Mapping[str, Any]:
-        activations = self._ctx.kernel.plugins.dispatcher.activations.get(self._ctx.tenant.id)
+        ctx = _context(self)
+        with on_behalf_of_plugin():  # the activation cache may read kernel tables
+            activations = ctx.kernel.plugins.dispatcher.activations.get(ctx.tenant.id)
         return activations.settings.get(self.plugin, {})
 
     def has_permission(self, permission: str) -> bool:
-        return self._ctx.check(permission)
+        with on_behalf_of_plugin():
+            return _context(self).check(permission)
 
     def require_permission(self, permission: str) -> None:
-        self._ctx.require(permission)
+        with on_behalf_of_plugin():
+            _context(self).require(permission)
 
     async def run(self, work: Callable[[TenantContext], R]) -> R:
-        db = self._ctx.kernel.db
-        if self._ctx.reading and db.reads_in_process:
-            # A query on the embedded database: a snapshot read that waits for no writer, cheaper
-            # run here than handed to a worker thread (the hop alone costs more than the read).
-            # Writes, and every read over the network (PostgreSQL), go to the thread pool; so does
-            # a query's work that tried to write while another connection held the write lock.
+        if on_plugin_thread():  # the resolver runs under the watchdog, off the event loop: no hop
+            return self._run_here(work)
+        # Not from a plugin resolver wrapped by the kernel (a test, a script): a worker thread,
+        # still under the watchdog's deadline.
+        ctx = _context(self)
+        session = ctx.kernel.db.tenant(self.tenant.id)
+        if ctx.reading:
+            reading_only(session)
+        call = PluginCall(self.plugin, self.tenant.id, "graphql")
+        return await run_in_threadpool(ctx.kernel.plugins.watchdog.call, call, self._run, work, session)
+
+    def _run_here(self, work: Callable[[TenantContext], R]) -> R:
+        ctx = _context(self)
+        db = ctx.kernel.db
+        if ctx.reading and db.reads_in_process:
+            # A query on the embedded database: a snapshot read that waits for no writer, on this
+            # plugin thread's kept connection (no pool). A query's work that tried to write while
+            # another connection held the write lock is rolled back and run again as a writer
+            # (IMMEDIATE: it queues for the lock before reading, so its snapshot cannot go stale).
             try:
                 return self._run(work, db.inline_read(self.tenant.id))
             except OperationalError as exc:
                 if not is_busy(exc):
                     raise
-            # It writes: again from the start, as a writer (IMMEDIATE: it queues for the lock
-            # before reading, so its snapshot cannot go stale), in a thread where waiting is harmless.
-            return await run_in_threadpool(self._run, work, db.tenant(self.tenant.id))
+            return self._run(work, db.tenant(self.tenant.id))
         session = db.tenant(self.tenant.id)
-        if self._ctx.reading:
+        if ctx.reading:
             reading_only(session)
-        return await run_in_threadpool(self._run, work, session)
+        return self._run(work, session)
 
     def _run(self, work: Callable[[TenantContext], R], session: Session) -> R:
-        kernel, tenant = self._ctx.kernel, self.tenant
+        kernel, tenant = _context(self).kernel, self.tenant
         settings = self.settings
         tables = kernel.plugins.host.tables.get(self.plugin, frozenset())
-        with session, session.begin(), plugin_call(self.plugin, tenant.id, "graphql", tables):
+        with session, session.begin():
             context = KernelTenantContext(
                 tenant=tenant,
                 plugin=self.plugin,
@@ -243,4 +294,7 @@ class PluginRequest:
                 authz=kernel.authz,
                 audit=kernel.audit,
             )
-            return work(context)
+            with plugin_call(self.plugin, tenant.id, "graphql", tables):
+                result = work(context)
+                session.flush()  # the plugin's changes are checked as the plugin's, before the commit
+            return result

@@ -26,6 +26,8 @@ from nentang.kernel.graphql.schema_rules import (
     plugin_type_names,
 )
 from nentang.kernel.plugins.host import PluginHost
+from nentang.kernel.plugins.running import PluginCall
+from nentang.kernel.plugins.watchdog import Watchdog
 from nentang.sdk.graphql import GraphQLContribution
 
 HOOK = "nentang_graphql_contribute"
@@ -71,8 +73,9 @@ class _PlaceholderQuery:
 class Contributions:
     """Each registered plugin's part, asked for once per (plugin, version) and kept."""
 
-    def __init__(self, host: PluginHost) -> None:
+    def __init__(self, host: PluginHost, watchdog: Watchdog | None = None) -> None:
         self._host = host
+        self._watchdog = watchdog
         self._parts: dict[tuple[str, str], PluginPart] = {}
         self._lock = threading.Lock()
         self._log = structlog.get_logger("nentang.graphql")
@@ -115,7 +118,11 @@ class Contributions:
         caller = getattr(self._host.pm.hook, HOOK)
         for impl in caller.get_hookimpls():
             if impl.plugin_name == plugin:
-                return impl.function()
+                if self._watchdog is None:
+                    return impl.function()
+                # with a deadline: a hook that hangs is left out like one that raised (and asked again
+                # later); tenant 0: a schema serves a set of plugins, not one tenant
+                return self._watchdog.call(PluginCall(plugin, 0, HOOK), impl.function)
         return None
 
 

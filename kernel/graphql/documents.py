@@ -129,7 +129,9 @@ class DocumentCache:
             self._schema, document, self._rules, max_errors=20, hide_suggestions=self._hide_suggestions
         )
         if errors:
-            raise RequestError.of(format_errors(errors, VALIDATION_FAILED))
+            refused = RequestError.of(format_errors(errors, VALIDATION_FAILED))
+            refused.document = document
+            raise refused
         entry = Prepared(self._schema, document)
         with self._lock:
             self._entries[query] = entry

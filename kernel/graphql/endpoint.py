@@ -38,14 +38,15 @@ from nentang.kernel.graphql import errors as codes
 from nentang.kernel.graphql.context import GraphQLContext
 from nentang.kernel.graphql.engine import GraphQLEngine
 from nentang.kernel.graphql.errors import RequestError, format_errors, original_of
+from nentang.kernel.graphql.limits import anonymous_errors
+from nentang.kernel.graphql.media import GRAPHQL_RESPONSE, JSON, negotiate
+from nentang.kernel.graphql.refusals import GraphQLRefusals
 from nentang.kernel.graphql.served import ServedSchema
 from nentang.kernel.http.request_text import MAX_JSON_DEPTH, UnsafeText, check_json
 from nentang.kernel.http.state import caller_of
 from nentang.kernel.identity.caller import Caller
 from nentang.kernel.tenancy.service import TenantInfo
 
-GRAPHQL_RESPONSE: Final = "application/graphql-response+json"
-JSON: Final = "application/json"
 TENANT_HEADER: Final = "x-tenant"
 
 
@@ -65,6 +66,7 @@ class GraphQLEndpoint:
         self.engine = engine
         self.settings = engine.settings
         self.outages = outages or OutageLog()
+        self.refusals = GraphQLRefusals(engine.kernel)
 
     async def __call__(self, request: Request) -> Response:
         media = negotiate(request.headers.get("accept"))
@@ -78,10 +80,11 @@ class GraphQLEndpoint:
             if tenant is None or served is None:
                 tenant, served = await run_in_threadpool(self._tenant_and_schema, caller, header)
             structlog.contextvars.bind_contextvars(tenant=tenant.code)
-            result = await self._run(query, params, caller, tenant, served)
+            result, operation = await self._run(query, params, caller, tenant, served)
         except RequestError as refused:
             status = refused.status if refused.always or media == GRAPHQL_RESPONSE else 200
-            return JSONResponse({"errors": refused.errors}, status, refused.headers, media_type=media)
+            audit = self.refusals.of_request(caller_of(request), refused, request.headers.get(TENANT_HEADER))
+            return JSONResponse({"errors": refused.errors}, status, refused.headers, media_type=media, background=audit)
         except Exception as exc:  # a failure outside any resolver: masked, in the GraphQL shape
             if is_outage(exc):
                 self.outages.record(exc)
@@ -92,14 +95,17 @@ class GraphQLEndpoint:
             body = {"errors": [codes.error_dict(message, codes.INTERNAL, errorId=error_id)]}
             return JSONResponse(body, 500, media_type=media)
         body: dict[str, Any] = {"data": result.data}
+        audit = None
         if result.errors:
             body["errors"] = format_errors(result.errors, codes.FIELD_ERROR)
-            originals = (original_of(error) for error in result.errors)
+            originals = [original_of(error) for error in result.errors]
             outage = next((o for o in originals if o is not None and is_outage(o)), None)
             if outage is not None:  # a resolver met the outage: the whole answer says so
                 self.outages.record(outage)
                 return JSONResponse(body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}, media_type=media)
-        return JSONResponse(body, 200, media_type=media)
+            if operation == OperationType.MUTATION:
+                audit = self.refusals.of_mutation(caller, tenant, result.errors)
+        return JSONResponse(body, 200, media_type=media, background=audit)
 
     def _tenant_and_schema(self, caller: Caller, header: str | None) -> tuple[TenantInfo, ServedSchema]:
         tenant = self.engine.tenants.resolve(caller, header)
@@ -107,13 +113,16 @@ class GraphQLEndpoint:
 
     async def _run(
         self, query: str, params: Params, caller: Caller, tenant: TenantInfo, served: ServedSchema
-    ) -> ExecutionResult:
+    ) -> tuple[ExecutionResult, OperationType]:
         engine, settings = self.engine, self.settings
-        prepared = served.documents.get(query) or await run_in_threadpool(served.documents.prepare, query)
+        try:
+            prepared = served.documents.get(query) or await run_in_threadpool(served.documents.prepare, query)
+        except RequestError as refused:
+            if not caller.authenticated and refused.document is not None:
+                _refuse_anonymous(format_errors(anonymous_errors(served.schema, refused.document), codes.AUTH_REQUIRED))
+            raise
         if not caller.authenticated:
-            problems = prepared.anonymous_problems()
-            if problems:
-                raise RequestError.of(problems, 401, headers={"WWW-Authenticate": "Bearer"})
+            _refuse_anonymous(prepared.anonymous_problems())
         operation = prepared.operation(params.operation_name)
         if params.is_get and operation.operation != OperationType.QUERY:
             raise RequestError(
@@ -151,7 +160,7 @@ class GraphQLEndpoint:
         if result.data is None and result.errors and all(not e.path for e in result.errors):
             # A request error raised by execution itself (variables that do not coerce): no data entry.
             raise RequestError.of(format_errors(result.errors, codes.BAD_VARIABLES))
-        return result
+        return result, operation.operation
 
     # -- reading the request ----------------------------------------------------------------------
 
@@ -217,31 +226,15 @@ class GraphQLEndpoint:
         return params
 
 
+def _refuse_anonymous(problems: list[dict[str, Any]]) -> None:
+    """401 with ``problems``, if there are any: what an anonymous caller asked for needs a caller."""
+    if problems:
+        raise RequestError.of(problems, 401, headers={"WWW-Authenticate": "Bearer"})
+
+
 def _unavailable(media: str) -> JSONResponse:
     body = {"errors": [codes.error_dict(UNAVAILABLE_MESSAGE, UNAVAILABLE)]}
     return JSONResponse(body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}, media_type=media)
-
-
-def negotiate(accept: str | None) -> str:
-    """``application/graphql-response+json`` when accepted at least as much as JSON, else JSON."""
-    if not accept:
-        return JSON
-    weights: dict[str, float] = {}
-    for item in accept.split(","):
-        media, *parameters = (part.strip() for part in item.split(";"))
-        weight = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        weights[media.lower()] = weight
-    preferred = weights.get(GRAPHQL_RESPONSE, 0.0)
-    if preferred > 0 and preferred >= max(weights.get(JSON, 0.0), weights.get("application/*", 0.0)):
-        return GRAPHQL_RESPONSE
-    return JSON
 
 
 def _too_large(limit: int) -> RequestError:

@@ -14,6 +14,7 @@ from nentang.kernel.graphql.contributions import Contributions
 from nentang.kernel.graphql.module import KernelModule
 from nentang.kernel.graphql.modules import KERNEL_MODULES
 from nentang.kernel.graphql.persisted import PersistedQueries
+from nentang.kernel.graphql.plugin_resolvers import guard_plugin_resolvers
 from nentang.kernel.graphql.served import ServedSchema, SetKey
 from nentang.kernel.graphql.tenant import TenantResolver
 from nentang.kernel.propagation import topics
@@ -34,10 +35,10 @@ class GraphQLEngine:
         self.settings = settings or _settings_of(kernel)
         #: Production hides field suggestions ("Did you mean ...?") from error messages.
         self.production = kernel.settings.mode == "production"
-        self.contributions = Contributions(kernel.plugins.host)
+        self.contributions = Contributions(kernel.plugins.host, kernel.plugins.watchdog)
         self.builder = SchemaBuilder(modules, self.contributions, self.settings, hide_suggestions=self.production)
         self.schemas = SchemaCache(
-            self.builder.build,
+            self._build,
             max_sets=self.settings.schemas,
             retry_after=self.settings.retry_failed_plugins_after,
             before_retry=self.contributions.forget_failures,
@@ -62,6 +63,12 @@ class GraphQLEngine:
         kernel.watcher.subscribe(topics.TENANCY, self.tenants.forget)
         kernel.plugins.host.on_change(self._forget_keys)
         self.schemas.get(frozenset())  # the kernel alone, ready for the first request (built above)
+
+    def _build(self, key: SetKey) -> ServedSchema:
+        served = self.builder.build(key)
+        plugins = self.kernel.plugins
+        guard_plugin_resolvers(served, plugins.watchdog, plugins.budget)
+        return served
 
     # -- which schema serves a tenant -------------------------------------------------------------
 

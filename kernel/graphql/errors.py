@@ -83,6 +83,9 @@ class RequestError(Exception):
         self.status = status
         self.always = always
         self.headers = headers or {}
+        #: The parsed document a validation refusal is about (``None`` for other refusals): an
+        #: anonymous caller's refusal is decided on it first (see ``anonymous_errors``).
+        self.document: Any = None
 
     @classmethod
     def of(cls, errors: list[dict[str, Any]], status: int = 400, headers: dict[str, str] | None = None) -> RequestError:

@@ -131,7 +131,12 @@ def _depth(
 
 
 def anonymous_errors(schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
-    """What an anonymous caller may not ask: any top-level field not marked public, introspection."""
+    """What an anonymous caller may not ask: any top-level field not marked public, introspection.
+
+    A top-level field the schema does not have counts as not public: an anonymous caller gets
+    ``auth.required`` for a plugin's field whether or not the plugin is enabled at the tenant, so
+    the answer does not tell which plugins a tenant runs (the endpoint checks this before it
+    reports the document's validation errors)."""
     fragments = {f.name.value: f for f in document.definitions if isinstance(f, FragmentDefinitionNode)}
     errors: list[GraphQLError] = []
     for definition in document.definitions:
@@ -148,7 +153,7 @@ def anonymous_errors(schema: GraphQLSchema, document: DocumentNode) -> list[Grap
                 errors.append(
                     rule_error("introspection needs a signed-in caller or an API token", INTROSPECTION_DISABLED, field)
                 )
-            elif name in root.fields and not is_public(root.fields[name]):
+            elif name not in root.fields or not is_public(root.fields[name]):
                 errors.append(
                     rule_error(f"sign in, or send an API token, to query {root.name}.{name}", AUTH_REQUIRED, field)
                 )

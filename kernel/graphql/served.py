@@ -18,6 +18,7 @@ from graphql import GraphQLSchema
 from nentang.kernel.graphql.completion import fast_completion
 from nentang.kernel.graphql.config import GraphQLSettings
 from nentang.kernel.graphql.documents import DocumentCache
+from nentang.kernel.graphql.plugin_view import hide_context_from_plugins
 
 #: An enabled-plugin set: (plugin, version) pairs.
 SetKey = frozenset[tuple[str, str]]
@@ -59,6 +60,7 @@ class ServedSchema:
         self.left_out = dict(left_out)
         self._root_owners = dict(root_owners)
         self._type_owners = dict(type_owners)
+        hide_context_from_plugins(self.schema, self.owner)
         self.documents = DocumentCache(self.schema, settings, hide_suggestions=hide_suggestions)
         #: strawberry's execution context, completing plain sub-selections by plan (``completion.py``).
         self.executor_class: Any = fast_completion(schema.execution_context_class)

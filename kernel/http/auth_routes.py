@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import math
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,8 +27,8 @@ from nentang.kernel.http.errors import error_body
 from nentang.kernel.http.request_text import text_problem
 from nentang.kernel.http.state import caller_of, kernel_of
 from nentang.kernel.identity.caller import Caller
+from nentang.kernel.identity.login import Throttled
 from nentang.kernel.identity.sessions import ActiveSession, NewSession
-from nentang.kernel.identity.timeutil import now
 from nentang.kernel.identity.user_info import UserInfo
 from nentang.kernel.runtime import Kernel
 from nentang.sdk.errors import PermissionDenied, ValidationFailed
@@ -59,12 +58,12 @@ async def login(request: Request) -> Response:
     client = request.client.host if request.client else None
     try:
         user = await run_in_threadpool(partial(kernel.login.authenticate, username, password, client=client))
+    except Throttled as exc:
+        retry = {"Retry-After": str(exc.retry_after)}
+        return JSONResponse(error_body(exc.code, exc.message), status_code=429, headers=retry)
     except PermissionDenied as exc:
-        if exc.code != "auth.throttled":
-            return JSONResponse(error_body(exc.code, exc.message), status_code=401)
-        until = await run_in_threadpool(kernel.login.locked_until, username)
-        wait = max(1, math.ceil((until - now()).total_seconds())) if until else 60
-        return JSONResponse(error_body(exc.code, exc.message), status_code=429, headers={"Retry-After": str(wait)})
+        status = 403 if exc.code == "auth.tenant_suspended" else 401
+        return JSONResponse(error_body(exc.code, exc.message), status_code=status)
     opened = await open_session(request, user)
     expires = opened.expires_at.isoformat() if opened.expires_at else None
     response = JSONResponse({"user": user_json(user), "csrf_token": opened.csrf_token, "expires_at": expires})

@@ -1,4 +1,10 @@
-"""Errors as JSON: a NentangError keeps its code and message; anything else is masked to an id."""
+"""Errors as JSON: a NentangError keeps its code and message; anything else is masked to an id.
+
+One code, two envelopes: on ``/graphql`` every error — a bad token, a suspended tenant, a missing
+CSRF token, an outage — is GraphQL's ``{"errors": [{"message", "extensions": {"code"}}]}`` in the
+media type the client accepts, so a GraphQL client never loses the code; every other route answers
+``{"error": {"code", "message"}}``. :func:`error_response` picks the envelope from the path.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import Scope
 
 from nentang.kernel.data.failures import (
     CONFLICT,
@@ -19,6 +27,7 @@ from nentang.kernel.data.failures import (
     is_lost_race,
     is_outage,
 )
+from nentang.kernel.graphql.media import GRAPHQL_PATH, negotiate
 from nentang.sdk.errors import (
     Conflict,
     NentangError,
@@ -48,9 +57,20 @@ def error_body(code: str, message: str, **extra: str) -> dict[str, object]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
-async def nentang_error(_request: Request, exc: Exception) -> JSONResponse:
+def error_response(
+    scope: Scope, code: str, message: str, status: int, headers: dict[str, str] | None = None, **extra: str
+) -> JSONResponse:
+    """The error in the envelope the request's path speaks (see the module docstring)."""
+    if scope.get("path") == GRAPHQL_PATH:
+        media = negotiate(Headers(scope=scope).get("accept"))
+        body = {"errors": [{"message": message, "extensions": {"code": code, **extra}}]}
+        return JSONResponse(body, status, headers, media_type=media)
+    return JSONResponse(error_body(code, message, **extra), status, headers)
+
+
+async def nentang_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NentangError)  # registered for NentangError only; not an input check
-    return JSONResponse(error_body(exc.code, exc.message), status_code=status_for(exc))
+    return error_response(request.scope, exc.code, exc.message, status_for(exc))
 
 
 def database_error_handler(outages: OutageLog) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
@@ -62,22 +82,17 @@ def database_error_handler(outages: OutageLog) -> Callable[[Request, Exception],
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         if is_outage(exc):
             outages.record(exc)
-            return JSONResponse(
-                error_body(UNAVAILABLE, UNAVAILABLE_MESSAGE),
-                status_code=503,
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
+            retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            return error_response(request.scope, UNAVAILABLE, UNAVAILABLE_MESSAGE, 503, retry)
         if is_lost_race(exc):
-            return JSONResponse(error_body(CONFLICT, CONFLICT_MESSAGE), status_code=409)
+            return error_response(request.scope, CONFLICT, CONFLICT_MESSAGE, 409)
         return await unexpected_error(request, exc)
 
     return handle
 
 
-async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     error_id = uuid.uuid4().hex
     structlog.get_logger("nentang.http").error("http.unexpected_error", error_id=error_id, exc_info=exc)
-    return JSONResponse(
-        error_body("internal", "an unexpected error occurred; quote the error id to the operators", error_id=error_id),
-        status_code=500,
-    )
+    message = "an unexpected error occurred; quote the error id to the operators"
+    return error_response(request.scope, "internal", message, 500, error_id=error_id)

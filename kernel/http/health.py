@@ -23,7 +23,7 @@ async def readyz(request: Request) -> JSONResponse:
     readiness = await run_in_threadpool(kernel.readiness)
     body = {
         "status": "ready" if readiness.ready else "not ready",
-        "checks": {"database": readiness.database, "migrations": readiness.migrations},
+        "checks": {"database": readiness.database, "migrations": readiness.migrations, "plugins": readiness.plugins},
         "plugins": kernel.plugins.versions(),
     }
     if readiness.detail:

@@ -33,12 +33,21 @@ OIDC_ENVIRON: Final = {
 class IdentitySettings:
     #: Cost of each argon2id hash; tests pass a cheap one.
     password_hashing: HashParameters = field(default_factory=HashParameters)
-    #: Failed sign-ins for one username within ``login_window`` before the name is locked.
+    #: Failed sign-ins for one username from one address within ``login_window`` before that
+    #: name is locked from that address (``kernel/identity/login_throttle.py`` has the four counters).
     login_max_failures: int = 5
     #: How far back failures count.
     login_window: timedelta = timedelta(minutes=15)
-    #: How long a locked name refuses every attempt (without checking the password).
+    #: How long a locked name (at an address) or address refuses every attempt, unchecked.
     login_lockout: timedelta = timedelta(minutes=15)
+    #: Failed sign-ins from one address, whatever the names, before the address is locked.
+    login_address_max_failures: int = 30
+    #: Failed sign-ins for one username from all addresses before the name is slowed...
+    login_name_max_failures: int = 20
+    #: ...to one attempt per this long (slowed, never locked: the real user only waits).
+    login_slow_interval: timedelta = timedelta(seconds=10)
+    #: Failed sign-ins platform-wide within the window before the address and name limits tighten.
+    login_overall_max_failures: int = 1000
     #: A web session ends after this long without a request.
     session_idle_timeout: timedelta = timedelta(minutes=30)
     #: ...and in any case this long after sign-in.
@@ -57,8 +66,9 @@ class IdentitySettings:
     oidc: OIDCSettings | None = None
 
     def __post_init__(self) -> None:
-        if self.login_max_failures < 1:
-            raise ValidationFailed("login_max_failures must be at least 1")
+        for limit in ("max", "address_max", "name_max", "overall_max"):
+            if getattr(self, f"login_{limit}_failures") < 1:
+                raise ValidationFailed(f"login_{limit}_failures must be at least 1")
         if self.session_idle_timeout > self.session_lifetime:
             raise ValidationFailed("session_idle_timeout cannot be longer than session_lifetime")
 

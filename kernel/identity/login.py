@@ -1,52 +1,55 @@
-"""Local sign-in with username and password, throttled per username, audited as security events.
+"""Local sign-in with username and password, throttled, audited as security events.
 
 Why it works this way:
 
 - **Indistinguishable failures.** A wrong password, an unknown username, a disabled account and an
   account without a local password all raise the same ``auth.bad_credentials`` with the same message,
   and an unknown name still costs one argon2 verification (against a dummy hash), so neither the
-  answer nor its timing tells an attacker which accounts exist.
-- **Throttling per name, for every name.** The counter lives in ``kernel_login_throttle`` under
-  ``user:<name>``, for names that exist and names that do not (refusing only real names would reveal
-  them). After ``login_max_failures`` failures within ``login_window`` the name is locked for
-  ``login_lockout``: attempts are refused *without checking the password*, so guessing stops paying.
-  Success clears the counter. The row is locked for the attempt (``SELECT ... FOR UPDATE`` on
-  PostgreSQL, SQLite's single writer), so concurrent guesses are counted one by one, not in a burst.
+  answer nor its timing tells an attacker which accounts exist. Only a caller who gave the right
+  password learns that the account's home tenant is suspended (``auth.tenant_suspended``).
+- **Throttling that slows guessing and locks nobody out at will**: four counters — the name at the
+  address, the address, the name everywhere, the platform — in ``login_throttle.py``. A refused
+  attempt (``auth.throttled``) is refused *without checking the password*, so guessing stops paying.
 - **Refusals are recorded.** The failure, the throttle and the audit entry commit together, *then* the
   error is raised; a refusal that rolled back its own record would leave no trace. Entries go to the
-  user's home tenant, or to the root (central) tenant for names that do not exist.
+  user's home tenant, or to the root (central) tenant for names that do not exist — only the first
+  few per address and window for those, so a spray of made-up names cannot grow the audit log
+  without bound (the throttle rows still count every one).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
 from typing import Final, final
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.data.database import Database
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.config import IdentitySettings
-from nentang.kernel.identity.models import LoginThrottle, User
+from nentang.kernel.identity.login_throttle import LoginThrottles
+from nentang.kernel.identity.models import User
 from nentang.kernel.identity.passwords import Passwords
-from nentang.kernel.identity.timeutil import aware, now
+from nentang.kernel.identity.timeutil import now
 from nentang.kernel.identity.user_info import ACTIVE, UserInfo
-from nentang.kernel.tenancy.models import Tenant
+from nentang.kernel.tenancy.models import Tenant, TenantStatus, path_ids
 from nentang.sdk.errors import PermissionDenied
 
 #: The actor of an attempt that did not (yet) prove who it is.
 LOGIN_ACTOR: Final = Actor.system("login")
 BAD_CREDENTIALS_MESSAGE: Final = "wrong username or password (or the account cannot sign in with a password)"
-_KEY_PREFIX: Final = "user:"
-_MAX_NAME_IN_KEY: Final = 150
+_MAX_NAME_AUDITED: Final = 150
 
 
-def throttle_key(username: str) -> str:
-    """The throttle key of a (normalised) username; bounded so any input fits the column."""
-    return _KEY_PREFIX + username[:_MAX_NAME_IN_KEY]
+@final
+class Throttled(PermissionDenied):
+    """``auth.throttled``, with the seconds until the attempt may be made again (``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, code="auth.throttled")
+        self.retry_after = retry_after
 
 
 def normalise_username(username: str) -> str:
@@ -56,12 +59,13 @@ def normalise_username(username: str) -> str:
 
 @final
 class LoginService:
-    __slots__ = ("_audit", "_db", "_passwords", "settings")
+    __slots__ = ("_audit", "_db", "_passwords", "_throttles", "settings")
 
     def __init__(self, db: Database, audit: AuditLog, passwords: Passwords, settings: IdentitySettings) -> None:
         self._db = db
         self._audit = audit
         self._passwords = passwords
+        self._throttles = LoginThrottles(settings)
         self.settings = settings
 
     def authenticate(self, username: str, password: str, *, client: str | None = None) -> UserInfo:
@@ -76,34 +80,28 @@ class LoginService:
                 raise outcome  # only now: the refusal and its audit entry are committed
             return outcome
 
-    def locked_until(self, username: str) -> datetime | None:
-        """When a throttled name may try again (``None`` if it is not locked now)."""
-        with self._db.platform() as session:
-            row = session.get(LoginThrottle, throttle_key(normalise_username(username)))
-            if row is None or row.locked_until is None or aware(row.locked_until) <= now():
-                return None
-            return aware(row.locked_until)
-
     # -- one attempt, in one transaction -------------------------------------------------
 
     def _attempt(self, session: Session, name: str, password: str, client: str | None) -> UserInfo | PermissionDenied:
         moment = now()
-        throttle = _locked_throttle_row(session, throttle_key(name), moment)
+        refusal = self._throttles.check(session, name, client, moment)
         user = session.scalar(select(User).where(User.username == name)) if name else None
         audit_tenant = user.home_tenant_id if user is not None else _root_tenant_id(session)
-        detail: dict[str, object] = {"username": name[:_MAX_NAME_IN_KEY]}
+        detail: dict[str, object] = {"username": name[:_MAX_NAME_AUDITED]}
         if client:
             detail["client"] = client
 
-        if throttle.locked_until is not None and aware(throttle.locked_until) > moment:
-            until = aware(throttle.locked_until)
-            detail["locked_until"] = until.isoformat()
-            self._record(session, audit_tenant, "auth.login_throttled", name, detail)
-            minutes = max(1, round((until - moment).total_seconds() / 60))
-            return PermissionDenied(
-                f"too many failed sign-ins for this username; try again after {until:%H:%M:%S} UTC "
+        if refusal is not None:
+            detail["locked_until"] = refusal.until.isoformat()
+            detail["throttle"] = refusal.reason
+            if user is not None or not self._throttles.quiet_for_unknown_names(session, client, moment):
+                self._record(session, audit_tenant, "auth.login_throttled", name, detail)
+            seconds = max(1, math.ceil((refusal.until - moment).total_seconds()))
+            minutes = max(1, round(seconds / 60))
+            return Throttled(
+                f"too many failed sign-ins; try again after {refusal.until:%H:%M:%S} UTC "
                 f"(in about {minutes} minute{'s' if minutes != 1 else ''})",
-                code="auth.throttled",
+                retry_after=seconds,
             )
 
         if user is not None and user.password_hash is not None:
@@ -113,7 +111,15 @@ class LoginService:
             verified = False
 
         if verified and user is not None and user.status == ACTIVE:
-            session.execute(delete(LoginThrottle).where(LoginThrottle.key == throttle.key))
+            suspended = suspended_home(session, user.home_tenant_id)
+            if suspended is not None:
+                self._record(session, audit_tenant, "auth.login_failed", name, {**detail, "reason": "tenant_suspended"})
+                return PermissionDenied(
+                    f"the home tenant {suspended!r} of {name!r} is suspended (or under a suspended tenant); "
+                    "sign-in is paused until it is reactivated",
+                    code="auth.tenant_suspended",
+                )
+            self._throttles.succeeded(session, name, client)
             if user.password_hash is not None and self._passwords.needs_rehash(user.password_hash):
                 user.password_hash = self._passwords.hash(password)
                 detail["rehashed"] = True
@@ -129,19 +135,13 @@ class LoginService:
             return UserInfo.of(user)
 
         detail["reason"] = _failure_reason(user, verified)
-        self._count_failure(throttle, moment)
-        detail["failures"] = throttle.failures
-        if throttle.locked_until is not None and aware(throttle.locked_until) > moment:
-            detail["locked_until"] = aware(throttle.locked_until).isoformat()
-        self._record(session, audit_tenant, "auth.login_failed", name, detail)
+        quiet = user is None and self._throttles.quiet_for_unknown_names(session, client, moment)
+        detail["failures"], locked_until = self._throttles.failed(session, name, client, moment)
+        if locked_until is not None:
+            detail["locked_until"] = locked_until.isoformat()
+        if not quiet:
+            self._record(session, audit_tenant, "auth.login_failed", name, detail)
         return PermissionDenied(BAD_CREDENTIALS_MESSAGE, code="auth.bad_credentials")
-
-    def _count_failure(self, row: LoginThrottle, moment: datetime) -> None:
-        if aware(row.window_started_at) + self.settings.login_window <= moment or row.locked_until is not None:
-            row.failures, row.window_started_at, row.locked_until = 0, moment, None
-        row.failures += 1
-        if row.failures >= self.settings.login_max_failures:
-            row.locked_until = moment + self.settings.login_lockout
 
     def _record(
         self, session: Session, tenant_id: int | None, action: str, name: str, detail: dict[str, object]
@@ -169,21 +169,15 @@ def _failure_reason(user: User | None, verified: bool) -> str:
     return "disabled"
 
 
-def _locked_throttle_row(session: Session, key: str, moment: datetime) -> LoginThrottle:
-    """The throttle row for ``key``, created if missing and locked for this transaction."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(LoginThrottle)
-        .values(key=key, failures=0, window_started_at=moment)
-        .on_conflict_do_nothing(index_elements=["key"])
+def suspended_home(session: Session, tenant_id: int) -> str | None:
+    """The code of ``tenant_id`` if it or an ancestor is not active (TenantService.is_serving's rule), else None."""
+    home = session.get(Tenant, tenant_id)
+    if home is None:
+        return str(tenant_id)
+    stopped = session.scalar(
+        select(func.count()).where(Tenant.id.in_(path_ids(home.path)), Tenant.status != TenantStatus.ACTIVE)
     )
-    return session.scalars(
-        select(LoginThrottle)
-        .where(LoginThrottle.key == key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    return home.code if stopped else None
 
 
 def _root_tenant_id(session: Session) -> int | None:

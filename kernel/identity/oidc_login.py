@@ -51,19 +51,19 @@ from typing import Final, final
 
 import httpx
 import structlog
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
 
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.data.database import Database
-from nentang.kernel.identity.login import LOGIN_ACTOR
+from nentang.kernel.identity.login import LOGIN_ACTOR, suspended_home
 from nentang.kernel.identity.models import OIDCPendingLogin, User
 from nentang.kernel.identity.oidc import LoginRequest, OIDCClient
 from nentang.kernel.identity.oidc_id_token import OIDCIdentity
 from nentang.kernel.identity.oidc_settings import OIDCSettings
 from nentang.kernel.identity.timeutil import aware, now
 from nentang.kernel.identity.user_info import ACTIVE, UserInfo
-from nentang.kernel.tenancy.models import Tenant, TenantStatus, path_ids
+from nentang.kernel.tenancy.models import Tenant
 from nentang.sdk.errors import NentangError, PermissionDenied, ValidationFailed
 
 #: Where a browser lands after sign-in when the start named nowhere.
@@ -282,7 +282,7 @@ class OIDCLoginService:
                 f"the account {user.username!r} is disabled; ask an administrator", code="auth.oidc_user_disabled"
             )
             return self._record(session, refusal, detail, user)
-        home_code = _suspended_home(session, user.home_tenant_id)
+        home_code = suspended_home(session, user.home_tenant_id)
         if home_code is not None:
             refusal = PermissionDenied(
                 f"the home tenant {home_code!r} of {user.username!r} is suspended (or under a suspended tenant); "
@@ -323,17 +323,6 @@ class OIDCLoginService:
                 detail={**detail, "reason": error.code},
             )
         return error
-
-
-def _suspended_home(session: Session, tenant_id: int) -> str | None:
-    """The code of ``tenant_id`` if it or an ancestor is not active (TenantService.is_serving's rule), else None."""
-    home = session.get(Tenant, tenant_id)
-    if home is None:
-        return str(tenant_id)
-    stopped = session.scalar(
-        select(func.count()).where(Tenant.id.in_(path_ids(home.path)), Tenant.status != TenantStatus.ACTIVE)
-    )
-    return home.code if stopped else None
 
 
 def _root_tenant_id(session: Session) -> int | None:

@@ -26,6 +26,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Final, final
 
 import structlog
@@ -34,9 +35,11 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from nentang.kernel.audit.log import AuditLog
+from nentang.kernel.audit.refusals import RefusalAudit
 from nentang.kernel.authz.models import Grant, Role
 from nentang.kernel.authz.permissions import TOKENS_MANAGE
 from nentang.kernel.data.database import Database
+from nentang.kernel.data.scope import run_after_transaction
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.audit_throttle import AuditThrottle
 from nentang.kernel.identity.config import IdentitySettings
@@ -121,7 +124,7 @@ def token_hash(plaintext: str) -> str:
 
 @final
 class TokenService:
-    __slots__ = ("_audit", "_authz", "_db", "_refusals", "_verified", "settings")
+    __slots__ = ("_attempts", "_audit", "_authz", "_db", "_refusals", "_verified", "settings")
 
     def __init__(
         self, db: Database, audit: AuditLog, authz: Authorizer, settings: IdentitySettings, watcher: ChangeWatcher
@@ -131,6 +134,7 @@ class TokenService:
         self._authz = authz
         self.settings = settings
         self._refusals = AuditThrottle(settings.touch_interval)
+        self._attempts = RefusalAudit(db, audit)
         self._verified = VerifiedTokens(settings.touch_interval)
         watcher.subscribe(topics.IDENTITY, self._verified.forget)
 
@@ -249,10 +253,23 @@ class TokenService:
     def _revoke(self, actor: Actor, token_id: int, *, checked: bool) -> TokenInfo:
         with self._db.platform() as session, session.begin():
             row = session.get(ApiToken, token_id)
+            unknown = NotFound(f"no API token with id {token_id}", code="token.not_found")
             if row is None:
-                raise NotFound(f"no API token with id {token_id}", code="token.not_found")
-            if checked:
-                self._authz.require_in(session, str(actor), row.tenant_id, TOKENS_MANAGE)
+                raise unknown
+            if checked and TOKENS_MANAGE not in self._authz.permissions_in(session, str(actor), row.tenant_id):
+                # Answered as an id nobody holds (no probing which tokens exist elsewhere), and
+                # recorded where the token lives and where the actor does.
+                record = partial(
+                    self._attempts.record,
+                    actor=actor,
+                    tenant_ids=(row.tenant_id,),
+                    action="token.refused",
+                    target=row.name,
+                    code="permission.denied",
+                    detail={"attempted": "token.revoke", "token_id": token_id},
+                )
+                run_after_transaction(session, record)
+                raise unknown
             if row.revoked_at is not None:
                 raise Conflict(f"API token {token_id} ({row.name!r}) is already revoked", code="token.already_revoked")
             row.revoked_at, row.revoked_by = now(), str(actor)

@@ -11,55 +11,48 @@ says so in its name, accepts only ``system``/``cli`` actors, and is audited all 
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Final, final
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from nentang.kernel.audit.log import AuditLog
+from nentang.kernel.audit.refusals import RefusalAudit, mark_audited
 from nentang.kernel.authz.models import Grant
-from nentang.kernel.authz.permissions import USERS_MANAGE
+from nentang.kernel.authz.permissions import USERS_MANAGE, USERS_READ
 from nentang.kernel.data.database import Database
 from nentang.kernel.data.scope import run_after_transaction
 from nentang.kernel.identity.actor import Actor
-from nentang.kernel.identity.audit_throttle import AuditThrottle
 from nentang.kernel.identity.models import User
 from nentang.kernel.identity.passwords import Passwords, check_password_policy
 from nentang.kernel.identity.sessions import revoke_all_for_user
 from nentang.kernel.identity.timeutil import now
 from nentang.kernel.identity.user_info import ACTIVE, DISABLED, UserInfo
+from nentang.kernel.identity.user_rules import (
+    check_display_name,
+    check_email,
+    check_oidc_account,
+    check_username,
+    oidc_taken,
+    taken,
+    unavailable,
+    unknown_user,
+)
 from nentang.kernel.tenancy.models import Tenant, subtree_upper_bound
 from nentang.sdk.errors import Conflict, NotFound, PermissionDenied, TenantNotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from nentang.kernel.authz.service import Authorizer
 
-#: Lower-case letters, digits, ".", "_" and "-"; 3-64 characters; starting with a letter or digit
-#: (so a name never reads as a command-line option).
-USERNAME_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 OPERATOR_KINDS: Final = frozenset({"system", "cli"})
-
-
-def check_username(username: str) -> str:
-    """The username if it follows the rules; otherwise a ValidationFailed that says which."""
-    if not isinstance(username, str) or not USERNAME_PATTERN.match(username):
-        raise ValidationFailed(
-            f"username {username!r} is not valid: 3-64 characters, lower-case letters a-z, digits, '.', '_' "
-            "or '-', starting with a letter or digit",
-            code="user.bad_username",
-        )
-    return username
 
 
 def user_by_name(session: Session, username: str) -> User:
     row = session.scalar(select(User).where(User.username == username))
     if row is None:
-        raise NotFound(f"no user named {username!r}", code="user.not_found")
+        raise unknown_user(username)
     return row
 
 
@@ -73,7 +66,7 @@ class UserService:
         self._authz = authz
         self._passwords = passwords
         # A script hammering a refused action writes one entry per minute, not one per attempt.
-        self._refusals = AuditThrottle(timedelta(minutes=1))
+        self._refusals = RefusalAudit(db, audit)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -188,16 +181,18 @@ class UserService:
         checked: bool,
     ) -> UserInfo:
         check_username(username)
-        display_name = _check_display_name(display_name)
-        email = _check_email(email)
+        display_name = check_display_name(display_name)
+        email = check_email(email)
         if password is not None:
             check_password_policy(password, username=username)
         with self._db.platform() as session, session.begin():
             tenant = tenant_by_code(session, home_tenant_code)
             if checked:
                 self._authz.require_in(session, str(actor), tenant.id or 0, USERS_MANAGE)
-            if session.scalar(select(User.id).where(User.username == username)) is not None:
-                raise _taken(username)
+            holder = session.scalar(select(User.home_tenant_id).where(User.username == username))
+            if holder is not None:
+                visible = not checked or self._sees_users_at(session, actor, holder)
+                raise taken(username) if visible else unavailable(username)
             row = User(
                 username=username,
                 display_name=display_name,
@@ -209,7 +204,7 @@ class UserService:
             try:
                 session.flush()
             except SAIntegrityError as exc:  # a concurrent create of the same name won the race
-                raise _taken(username) from exc
+                raise (unavailable(username) if checked else taken(username)) from exc
             detail = {"user_id": row.id, "display_name": display_name, "with_password": password is not None}
             self._audit.append(
                 session, tenant_id=tenant.id or 0, actor=actor, action="user.create", target=username, detail=detail
@@ -254,7 +249,7 @@ class UserService:
             return UserInfo.of(row)
 
     def _link_oidc(self, actor: Actor, username: str, issuer: str, subject: str, *, checked: bool) -> UserInfo:
-        issuer, subject = _check_oidc_account(issuer, subject)
+        issuer, subject = check_oidc_account(issuer, subject)
         with self._db.platform() as session, session.begin():
             row = user_by_name(session, username)
             if checked:
@@ -263,7 +258,7 @@ class UserService:
                 raise Conflict(f"user {username!r} is already linked to that account", code="user.unchanged")
             holder = session.scalar(select(User.id).where(User.oidc_issuer == issuer, User.oidc_subject == subject))
             if holder is not None:
-                raise _oidc_taken(issuer)
+                raise oidc_taken(issuer)
             detail: dict[str, object] = {"user_id": row.id, "issuer": issuer, "subject": subject}
             if row.oidc_issuer is not None:
                 detail["replaced"] = {"issuer": row.oidc_issuer, "subject": row.oidc_subject}
@@ -271,7 +266,7 @@ class UserService:
             try:
                 session.flush()
             except SAIntegrityError as exc:  # a concurrent link of the same account won the race
-                raise _oidc_taken(issuer) from exc
+                raise oidc_taken(issuer) from exc
             self._audit.append(
                 session,
                 tenant_id=row.home_tenant_id,
@@ -281,6 +276,22 @@ class UserService:
                 detail=detail,
             )
             return UserInfo.of(row)
+
+    def audit_out_of_reach(self, actor: Actor, user: UserInfo, attempted: str) -> None:
+        """Record an attempt on a user the actor may not even see (answered as an unknown name),
+        in the user's home tenant and the actor's, throttled (blocking: call from a worker thread)."""
+        self._refusals.record(
+            actor=actor,
+            tenant_ids=(user.home_tenant_id,),
+            action="user.refused",
+            target=user.username,
+            code="user.not_found",
+            detail={"attempted": attempted, "reason": "the user is outside the actor's reach"},
+        )
+
+    def _sees_users_at(self, session: Session, actor: Actor, tenant_id: int) -> bool:
+        held = self._authz.permissions_in(session, str(actor), tenant_id)
+        return USERS_READ in held or USERS_MANAGE in held
 
     def _require_manage(self, session: Session, actor: Actor, row: User, attempted: str) -> None:
         """kernel.users.manage at the user's home AND at every tenant where the user holds a grant.
@@ -306,20 +317,18 @@ class UserService:
             "permission at every tenant where the user holds a role must do this",
             code="permission.denied",
         )
-        if self._refusals.due((str(actor), attempted, row.username), now()):
-            record = partial(self._record_refusal, actor, concerned, attempted, row.username, refusal)
-            run_after_transaction(session, record)
+        mark_audited(refusal)
+        record = partial(
+            self._refusals.record,
+            actor=actor,
+            tenant_ids=tuple(concerned),
+            action="user.refused",
+            target=row.username,
+            code=refusal.code,
+            detail={"attempted": attempted, "reason": refusal.message},
+        )
+        run_after_transaction(session, record)
         raise refusal
-
-    def _record_refusal(
-        self, actor: Actor, tenant_ids: list[int], attempted: str, username: str, refusal: PermissionDenied
-    ) -> None:
-        detail = {"attempted": attempted, "code": refusal.code, "reason": refusal.message}
-        with self._db.platform() as session, session.begin():
-            for tenant_id in tenant_ids:
-                self._audit.append(
-                    session, tenant_id=tenant_id, actor=actor, action="user.refused", target=username, detail=detail
-                )
 
 
 def require_operator(actor: Actor) -> None:
@@ -331,54 +340,8 @@ def require_operator(actor: Actor) -> None:
         )
 
 
-def _taken(username: str) -> Conflict:
-    return Conflict(f"a user named {username!r} already exists; usernames are unique", code="user.taken")
-
-
-def _oidc_taken(issuer: str) -> Conflict:
-    return Conflict(
-        f"that account of {issuer!r} is already linked to another user; an account signs in as one user only",
-        code="user.oidc_taken",
-    )
-
-
-def _check_oidc_account(issuer: str, subject: str) -> tuple[str, str]:
-    """The issuer URL (as the provider publishes it, exactly) and subject, if both are usable."""
-    issuer = (issuer or "").strip()
-    parts = urlsplit(issuer)
-    if len(issuer) > 255 or parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValidationFailed(
-            f"OIDC issuer {issuer[:80]!r} is not valid: an http(s) URL of at most 255 characters, exactly as the "
-            "provider's discovery document names it",
-            code="user.bad_oidc_issuer",
-        )
-    if not isinstance(subject, str) or not 0 < len(subject) <= 255 or not subject.isprintable():
-        raise ValidationFailed(
-            "OIDC subject must be 1-255 printable characters, exactly as the provider's 'sub' claim",
-            code="user.bad_oidc_subject",
-        )
-    return issuer, subject
-
-
 def tenant_by_code(session: Session, code: str) -> Tenant:
     row = session.scalar(select(Tenant).where(Tenant.code == code))
     if row is None:
         raise TenantNotFound(f"no tenant with code {code!r}")
     return row
-
-
-def _check_display_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name or len(name) > 255:
-        raise ValidationFailed("display name must be 1-255 characters", code="user.bad_display_name")
-    return name
-
-
-def _check_email(email: str | None) -> str | None:
-    if email is None:
-        return None
-    email = email.strip()
-    local, at, domain = email.partition("@")
-    if not at or not local or "." not in domain or len(email) > 255 or any(c.isspace() for c in email):
-        raise ValidationFailed(f"e-mail address {email!r} is not valid", code="user.bad_email")
-    return email

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from collections.abc import Mapping
-from typing import Any, final
+from typing import Any, Final, final
 
 from sqlalchemy.orm import Session
 
@@ -30,10 +32,57 @@ def parse_actor(actor: str) -> Actor:
 
 
 @final
-class KernelTenantContext:
-    """One plugin's view of one tenant for one call. Cheap to build: one per plugin per call."""
+class KernelServices:
+    """The kernel services behind plugins' contexts: one per authoriser (so, one per kernel).
 
-    __slots__ = ("_audit", "_authz", "_session", "_settings", "actor", "plugin", "tenant")
+    A context carries only :attr:`handle`, an int that leads nowhere; the services are found
+    through this module's maps, which plugin code does not reach through any object it is given.
+    """
+
+    __slots__ = ("__weakref__", "_authz", "audit", "handle")
+
+    def __init__(self, authz: Authorizer, audit: AuditLog) -> None:
+        self._authz = weakref.ref(authz)  # weak: the services live as long as their authoriser
+        self.audit = audit  # stateless (no slots): holds nothing
+        self.handle = next(_HANDLES)
+
+    @property
+    def authz(self) -> Authorizer:
+        authz = self._authz()
+        if authz is None:
+            raise RuntimeError("the kernel behind this plugin context is gone")
+        return authz
+
+
+#: Authoriser -> its services (alive with it); handle -> services (alive with them).
+_BY_AUTHZ: Final[weakref.WeakKeyDictionary[Authorizer, KernelServices]] = weakref.WeakKeyDictionary()
+_SERVICES: Final[weakref.WeakValueDictionary[int, KernelServices]] = weakref.WeakValueDictionary()
+_HANDLES: Final = itertools.count(1)
+
+
+def services_for(authz: Authorizer, audit: AuditLog) -> KernelServices:
+    """The services of ``authz`` (made on first use)."""
+    found = _BY_AUTHZ.get(authz)
+    if found is None or found.audit is not audit:
+        found = _BY_AUTHZ[authz] = KernelServices(authz, audit)
+        _SERVICES[found.handle] = found
+    return found
+
+
+def _services(handle: int) -> KernelServices:
+    return _SERVICES[handle]
+
+
+@final
+class KernelTenantContext:
+    """One plugin's view of one tenant for one call. Cheap to build: one per plugin per call.
+
+    It holds what the plugin may see (its tenant, name, caller, settings and its tenant-bound
+    session) and a handle to the kernel services it calls for the plugin; the services themselves
+    stay in this module, so no attribute of a context leads to the authoriser or the audit log.
+    """
+
+    __slots__ = ("_kernel", "actor", "plugin", "session", "settings", "tenant")
 
     def __init__(
         self,
@@ -49,22 +98,14 @@ class KernelTenantContext:
         self.tenant = tenant
         self.plugin = plugin
         self.actor = actor
-        self._settings = settings
-        self._session = session
-        self._authz = authz
-        self._audit = audit
-
-    @property
-    def settings(self) -> Mapping[str, Any]:
-        return self._settings
-
-    @property
-    def session(self) -> Session:
-        return self._session
+        self.settings: Mapping[str, Any] = settings
+        #: The tenant-bound session of the call (the caller's transaction, or one of its own).
+        self.session: Session = session
+        self._kernel = services_for(authz, audit).handle
 
     def has_permission(self, permission: str) -> bool:
         with on_behalf_of_plugin():  # the grant lookup reads kernel tables
-            return self._authz.check(self.actor, self.tenant.id, permission)
+            return _services(self._kernel).authz.check(self.actor, self.tenant.id, permission)
 
     def require_permission(self, permission: str) -> None:
         if not self.has_permission(permission):
@@ -73,16 +114,18 @@ class KernelTenantContext:
             )
 
     def emit(self, event_type: str, payload: Mapping[str, Any] | None = None) -> None:
+        self.session.flush()  # the plugin's own changes first, checked as the plugin's
         with on_behalf_of_plugin():
-            emit(self._session, tenant_id=self.tenant.id, event_type=event_type, payload=payload, actor=self.actor)
+            emit(self.session, tenant_id=self.tenant.id, event_type=event_type, payload=payload, actor=self.actor)
 
     def audit(self, action: str, target: str, detail: Mapping[str, Any] | None = None) -> None:
+        self.session.flush()
         with on_behalf_of_plugin():
             self._append_audit(action, target, detail)
 
     def _append_audit(self, action: str, target: str, detail: Mapping[str, Any] | None) -> None:
-        self._audit.append(
-            self._session,
+        _services(self._kernel).audit.append(
+            self.session,
             tenant_id=self.tenant.id,
             actor=parse_actor(self.actor),
             action=f"{self.plugin}.{action}" if not action.startswith(f"{self.plugin}.") else action,

@@ -26,6 +26,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from threading import get_ident
+from time import monotonic
 from typing import Any, final
 
 import structlog
@@ -35,13 +37,16 @@ from sqlalchemy import select
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.authz.service import Authorizer
 from nentang.kernel.data.database import Database
+from nentang.kernel.data.plugin_guard import failed_call
 from nentang.kernel.plugins import settings as plugin_settings
-from nentang.kernel.plugins.context import KernelTenantContext
+from nentang.kernel.plugins.call_limits import PluginCallLimits
+from nentang.kernel.plugins.context import KernelTenantContext, services_for
 from nentang.kernel.plugins.host import PluginHost
 from nentang.kernel.plugins.models import PluginActivation, PluginQuarantine
 from nentang.kernel.plugins.quarantine import ErrorBudget
 from nentang.kernel.plugins.running import PluginCall, enter, leave
 from nentang.kernel.plugins.secrets import SecretBox
+from nentang.kernel.plugins.watchdog import Stopped, Watchdog
 from nentang.kernel.propagation.cache import LoadingCache
 from nentang.sdk.context import TenantRef
 from nentang.sdk.errors import NotFound
@@ -115,13 +120,16 @@ class Dispatcher:
         audit: AuditLog,
         activations: LoadingCache[int, TenantPlugins],
         budget: ErrorBudget | None = None,
+        watchdog: Watchdog | None = None,
     ) -> None:
         self._db = db
         self._host = host
-        self._authz = authz
-        self._audit = audit
+        #: The handle contexts carry to the kernel services (``context.py``): no reference to them.
+        self._services = services_for(authz, audit)
         self.activations = activations
         self._budget = budget
+        #: Every hook implementation runs under the watchdog: marked as the plugin's code, with its deadline.
+        self.watchdog = watchdog or Watchdog(PluginCallLimits())
         self._impls: dict[tuple[str, frozenset[str], int], tuple[HookImpl, ...]] = {}
         self._plans: dict[tuple[str, int], _Plan] = {}
         self._lock = threading.Lock()
@@ -203,17 +211,37 @@ class Dispatcher:
     def call_all(
         self, hook: str, tenant: TenantRef, *, actor: str, session: Any, **kwargs: Any
     ) -> list[tuple[str, Any]]:
+        # Watchdog.call, inline: this is the hot path (bench/hook_dispatch.py), and one registration
+        # slot serves the whole sequence of plugins instead of one per plugin.
         results = []
-        authz, audit, get = self._authz, self._audit, kwargs.__getitem__
-        for plugin, function, argnames, settings, call in self._steps(hook, tenant.id):
-            kwargs["ctx"] = new_context(tenant, plugin, actor, settings, session, authz, audit)
-            token = enter(call)
-            try:
-                result = function(*map(get, argnames))
-            finally:
-                leave(token)
-            if result is not None:
-                results.append((plugin, result))
+        handle, get = self._services.handle, kwargs.__getitem__
+        watchdog = self.watchdog
+        running, thread = watchdog.calls(), get_ident()
+        outer = running.get(thread)
+        token = None
+        try:
+            for plugin, function, argnames, settings, call in self._steps(hook, tenant.id):
+                kwargs["ctx"] = new_context(tenant, plugin, actor, settings, session, handle)
+                if session is not None:
+                    session.flush()  # the kernel's pending changes are written as the kernel's
+                token = enter(call)
+                running[thread] = (call, monotonic())
+                try:
+                    result = function(*map(get, argnames))
+                    if session is not None:
+                        session.flush()  # the plugin's, checked as the plugin's (runtime guard)
+                except BaseException:
+                    if session is not None:
+                        failed_call(session, call)
+                    raise
+                finally:
+                    leave(token)
+                if result is not None:
+                    results.append((plugin, result))
+        except Stopped:
+            raise watchdog.timed_out(thread, token) from None
+        finally:
+            watchdog.restore(thread, outer)
         return results
 
     def call_first(self, hook: str, tenant: TenantRef, *, actor: str, session: Any, **kwargs: Any) -> Any:
@@ -276,16 +304,15 @@ class Dispatcher:
         """Call one plugin's function with its own context and the arguments it asks for.
 
         ``kwargs`` is the dispatch method's own ``**kwargs`` dict: the context is put into it (the
-        kernel's context always wins) rather than copying it for every plugin. The call is marked as
-        the plugin's code (:mod:`nentang.kernel.plugins.running`) while it runs. :meth:`call_all`
+        kernel's context always wins) rather than copying it for every plugin. The call runs under
+        the watchdog (:meth:`Watchdog.call`): marked as the plugin's code while it runs, stopped with
+        :class:`~nentang.kernel.plugins.watchdog.PluginTimeout` past its deadline. :meth:`call_all`
         does the same inline.
         """
-        kwargs["ctx"] = new_context(tenant, call.plugin, actor, settings, session, self._authz, self._audit)
-        token = enter(call)
-        try:
-            return function(*map(kwargs.__getitem__, argnames))
-        finally:
-            leave(token)
+        kwargs["ctx"] = new_context(tenant, call.plugin, actor, settings, session, self._services.handle)
+        if session is not None:
+            session.flush()  # the kernel's pending changes are written as the kernel's
+        return self.watchdog.call(call, _checked, session, call, function, *map(kwargs.__getitem__, argnames))
 
 
 _allocate = object.__new__
@@ -297,8 +324,7 @@ def new_context(
     actor: str,
     settings: Mapping[str, Any],
     session: Any,
-    authz: Authorizer,
-    audit: AuditLog,
+    services: int,
 ) -> KernelTenantContext:
     """``KernelTenantContext(tenant=..., plugin=..., ...)``, built without the keyword-argument call.
 
@@ -311,8 +337,22 @@ def new_context(
     ctx.tenant = tenant
     ctx.plugin = plugin
     ctx.actor = actor
-    ctx._settings = settings
-    ctx._session = session
-    ctx._authz = authz
-    ctx._audit = audit
+    ctx.settings = settings
+    ctx.session = session
+    ctx._kernel = services
     return ctx
+
+
+def _checked(session: Any, call: PluginCall, function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, then the plugin's pending changes flushed while still marked as its code
+    (so the runtime guard checks them as the plugin's); after a failure, the session remembers that
+    what is pending is the plugin's."""
+    try:
+        result = function(*args)
+        if session is not None:
+            session.flush()
+        return result
+    except BaseException:
+        if session is not None:
+            failed_call(session, call)
+        raise

@@ -27,6 +27,7 @@ from nentang.kernel.plugins.discovery import Candidate, discover
 from nentang.kernel.plugins.ownership import plugin_tables
 from nentang.sdk import hookspecs  # the module nentang/sdk/hookspecs.py, the hook contract
 from nentang.sdk._markers import PROJECT
+from nentang.sdk.errors import ValidationFailed
 from nentang.sdk.manifest import Finding, Manifest
 
 HOOK_PREFIX: Final = "nentang_"
@@ -97,6 +98,21 @@ class PluginHost:
 
     def approvals(self) -> dict[tuple[str, str], Approval]:
         return load_registry(self.registry_path)
+
+    def approval_problem(self) -> str | None:
+        """Why this worker does not run what the registry approves, for readiness in production
+        mode: no registry where the configuration says, one that does not parse, or an approved
+        release that is installed but could not be registered (quarantined). ``None`` when fine."""
+        if not self.registry_path.is_file():
+            return f"no registry of approved plugins at {self.registry_path} (NENTANG_REGISTRY)"
+        try:
+            approvals = self.approvals()
+        except ValidationFailed as exc:
+            return f"the registry of approved plugins cannot be read: {exc.message}"
+        failed = sorted(name for name, held in self.quarantined.items() if (name, held.version) in approvals)
+        if failed:
+            return f"approved plugin(s) installed but not registered: {', '.join(failed)} (see the logs)"
+        return None
 
     def scan(self) -> ScanReport:
         """Register every installed, usable plugin not registered yet (start-up and rescan).

@@ -27,6 +27,7 @@ from nentang.kernel.plugins.dispatch import Dispatcher, activation_cache
 from nentang.kernel.plugins.host import PluginHost, ScanReport
 from nentang.kernel.plugins.quarantine import ErrorBudget
 from nentang.kernel.plugins.secrets import SecretBox
+from nentang.kernel.plugins.watchdog import Watchdog
 from nentang.kernel.propagation import topics
 from nentang.kernel.propagation.versions import bump
 from nentang.kernel.propagation.watcher import ChangeWatcher
@@ -52,9 +53,16 @@ class Plugins:
         #: Seals plugin secrets at rest; a missing (production) or malformed key stops start-up here.
         self.secrets = SecretBox.for_settings(settings)
         self.budget = ErrorBudget(db, audit, budget=settings.plugin_error_budget)
-        activations = activation_cache(db, self.secrets)
+        #: Deadlines of every plugin call, and the threads plugin resolvers run in.
+        self.watchdog = Watchdog(settings.plugin_calls)
         self.dispatcher = Dispatcher(
-            db=db, host=self.host, authz=authz, audit=audit, activations=activations, budget=self.budget
+            db=db,
+            host=self.host,
+            authz=authz,
+            audit=audit,
+            activations=activation_cache(db, self.secrets),
+            budget=self.budget,
+            watchdog=self.watchdog,
         )
         self.activation = ActivationService(
             db=db, host=self.host, dispatcher=self.dispatcher, authz=authz, audit=audit, secrets=self.secrets

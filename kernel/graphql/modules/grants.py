@@ -25,10 +25,12 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nentang.kernel.authz.administration import grant_not_found
 from nentang.kernel.authz.models import Grant as GrantRow
-from nentang.kernel.authz.permissions import GRANTS_MANAGE
+from nentang.kernel.authz.permissions import GRANTS_MANAGE, USERS_MANAGE, USERS_READ
 from nentang.kernel.graphql.context import GraphQLContext
 from nentang.kernel.graphql.module import KernelModule
 from nentang.kernel.graphql.modules import role_data as data
@@ -36,9 +38,10 @@ from nentang.kernel.graphql.modules import tenant_data
 from nentang.kernel.graphql.modules.roles import Role, in_transaction
 from nentang.kernel.graphql.modules.tenants import Tenant
 from nentang.kernel.graphql.pagination import Connection, connection, decode_cursor, encode_cursor
+from nentang.kernel.identity.models import User
 from nentang.kernel.identity.timeutil import aware
-from nentang.kernel.identity.users import tenant_by_code, user_by_name
-from nentang.sdk.errors import NotFound, ValidationFailed
+from nentang.kernel.identity.users import tenant_by_code, unknown_user
+from nentang.sdk.errors import ValidationFailed
 
 
 @strawberry.type(description="The user a grant names: enough to tell who it is.")
@@ -130,7 +133,7 @@ class GrantMutations:
 
         def grant(session: Session) -> Grant:
             place = tenant_by_code(session, input.tenant)
-            principal = input.principal or f"user:{user_by_name(session, input.username or '').id}"
+            principal = input.principal or _principal_of(ctx, session, input.username or "", place.id or 0)
             row = ctx.kernel.authz.grant(
                 session, actor=ctx.caller.actor, principal=principal, role=input.role, tenant_id=place.id or 0
             )
@@ -145,12 +148,28 @@ class GrantMutations:
         def revoke(session: Session) -> Grant:
             row = session.get(GrantRow, id)
             if row is None:
-                raise NotFound(f"no grant with id {id}", code="authz.grant_not_found")
+                raise grant_not_found(id)
             revoked = Grant.of(row)
             ctx.kernel.authz.revoke(session, actor=ctx.caller.actor, grant_id=id)
             return revoked
 
         return await in_transaction(ctx, revoke)
+
+
+def _principal_of(ctx: GraphQLContext, session: Session, username: str, tenant_id: int) -> str:
+    """The principal of ``username`` for a grant at ``tenant_id``, without an existence oracle.
+
+    A user the caller may not see (no ``kernel.users.read`` or ``.manage`` at the user's home) is
+    answered exactly like a name nobody holds — once the caller is known to administer grants
+    there; a caller who does not is refused (and audited) whoever the user is, in the authoriser's
+    own words.
+    """
+    user = session.scalar(select(User).where(User.username == username))
+    home = user.home_tenant_id if user is not None else None
+    if user is not None and (ctx.check(USERS_READ, home) or ctx.check(USERS_MANAGE, home)):
+        return f"user:{user.id}"
+    ctx.require(GRANTS_MANAGE, tenant_id)  # permission first
+    raise unknown_user(username)
 
 
 MODULE = KernelModule("grants", queries=(GrantQueries,), mutations=(GrantMutations,))

@@ -37,7 +37,8 @@ from nentang.kernel.graphql.pagination import Connection, connection, decode_cur
 from nentang.kernel.identity import bootstrap
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.user_info import UserInfo
-from nentang.sdk.errors import NotFound, ValidationFailed
+from nentang.kernel.identity.users import unknown_user
+from nentang.sdk.errors import ValidationFailed
 
 
 @strawberry.enum(name="UserStatus", description="Whether a user may sign in.")
@@ -102,7 +103,7 @@ class UserQueries:
             found = ctx.kernel.users.get(username)
             if not ctx.check(USERS_READ, found.home_tenant_id):
                 # exactly the answer for a name nobody holds: no probing which usernames exist elsewhere
-                raise _unknown(username)
+                raise unknown_user(username)
             return found
 
         return User.of(await ctx.run_sync(read))
@@ -202,7 +203,7 @@ class UserMutations:
                 raise ValidationFailed("give a password, or generatePassword: true", code="user.password_choice")
             return ctx.kernel.users.set_password(actor, username, new)
 
-        changed = await _manage(ctx, username, reset)
+        changed = await _manage(ctx, username, "user.set_password", reset)
         return UserPayload(user=changed, generated_password=generated)
 
     @strawberry.mutation(description="Disable a user: no more sign-ins, and every open web session ends now.")
@@ -210,12 +211,14 @@ class UserMutations:
         self, info: strawberry.Info[GraphQLContext, None], username: str, reason: str = ""
     ) -> User | None:
         ctx = info.context
-        return await _manage(ctx, username, lambda actor: ctx.kernel.users.disable(actor, username, reason=reason))
+        return await _manage(
+            ctx, username, "user.disable", lambda actor: ctx.kernel.users.disable(actor, username, reason=reason)
+        )
 
     @strawberry.mutation(description="Let a disabled user sign in again.")
     async def enable_user(self, info: strawberry.Info[GraphQLContext, None], username: str) -> User | None:
         ctx = info.context
-        return await _manage(ctx, username, lambda actor: ctx.kernel.users.enable(actor, username))
+        return await _manage(ctx, username, "user.enable", lambda actor: ctx.kernel.users.enable(actor, username))
 
     @strawberry.mutation(
         description="Let a user sign in through the identity provider as `subject` of `issuer` (replaces any link)."
@@ -228,10 +231,10 @@ class UserMutations:
         def link(actor: Actor) -> UserInfo:
             return ctx.kernel.users.link_oidc(actor, username, issuer=issuer, subject=subject)
 
-        return await _manage(ctx, username, link)
+        return await _manage(ctx, username, "user.link_oidc", link)
 
 
-async def _manage(ctx: GraphQLContext, username: str, change: Callable[[Actor], UserInfo]) -> User:
+async def _manage(ctx: GraphQLContext, username: str, attempted: str, change: Callable[[Actor], UserInfo]) -> User:
     """Run ``change`` on an existing user once the caller is known to manage it (from the cache; the
     service checks again inside its transaction)."""
 
@@ -239,16 +242,14 @@ async def _manage(ctx: GraphQLContext, username: str, change: Callable[[Actor], 
         actor = ctx.signed_in()
         target = ctx.kernel.users.get(username)
         if not ctx.check(USERS_READ, target.home_tenant_id) and not ctx.check(USERS_MANAGE, target.home_tenant_id):
-            raise _unknown(username)  # a user one may not even see is answered like a name nobody holds
+            # A user one may not even see is answered like a name nobody holds; the attempt is still
+            # a security event for the user's tenant and the actor's.
+            ctx.kernel.users.audit_out_of_reach(actor, target, attempted)
+            raise unknown_user(username)
         ctx.require(USERS_MANAGE, target.home_tenant_id)
         return change(actor)
 
     return User.of(await ctx.run_sync(run))
-
-
-def _unknown(username: str) -> NotFound:
-    """The very error the user service gives for a name nobody holds."""
-    return NotFound(f"no user named {username!r}", code="user.not_found")
 
 
 def _password(given: str | None, generate: bool) -> tuple[str | None, str | None]:

@@ -42,7 +42,7 @@ from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nentang.kernel.http.errors import error_body
+from nentang.kernel.http.errors import error_response
 from nentang.kernel.http.state import CALLER_KEY
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.caller import Caller
@@ -94,7 +94,7 @@ class AuthenticationMiddleware:
                         f"CSRF token {why}: a signed-in browser request that changes something must send the "
                         f"session's CSRF token in the X-CSRF-Token header or the {CSRF_FIELD} form field"
                     )
-                    await JSONResponse(error_body("auth.csrf", message), status_code=403)(scope, receive, send)
+                    await error_response(scope, "auth.csrf", message, 403)(scope, receive, send)
                     return
         scope[CALLER_KEY] = caller
         if caller.authenticated:
@@ -105,7 +105,10 @@ class AuthenticationMiddleware:
         scheme, _, credentials = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             return _unauthorized(
-                "auth.unsupported_scheme", "send the API token as 'Authorization: Bearer <token>'", "invalid_request"
+                scope,
+                "auth.unsupported_scheme",
+                "send the API token as 'Authorization: Bearer <token>'",
+                "invalid_request",
             )
         plaintext = credentials.strip()
         token = self.kernel.tokens.authenticate_known(plaintext)
@@ -116,10 +119,10 @@ class AuthenticationMiddleware:
             try:
                 token, stopped = await run_in_threadpool(self._token, plaintext)
             except PermissionDenied as exc:
-                return _unauthorized(exc.code, exc.message, "invalid_token")
+                return _unauthorized(scope, exc.code, exc.message, "invalid_token")
         if stopped is not None:
             await self._audit_refusal(scope, token.actor, token.tenant_id, stopped)
-            return _suspended(f"the API token's tenant {stopped!r} is suspended (or under a suspended tenant)")
+            return _suspended(scope, f"the API token's tenant {stopped!r} is suspended (or under a suspended tenant)")
         return Caller.of_token(token)
 
     async def _cookie(self, scope: Scope, headers: Headers) -> Caller | JSONResponse:
@@ -133,8 +136,9 @@ class AuthenticationMiddleware:
         if stopped is not None:
             await self._audit_refusal(scope, active.user.actor, active.user.home_tenant_id, stopped)
             return _suspended(
+                scope,
                 f"the home tenant {stopped!r} of {active.user.username!r} is suspended (or under a suspended "
-                "tenant); the account is paused until it is reactivated"
+                "tenant); the account is paused until it is reactivated",
             )
         return Caller.of_session(active)
 
@@ -163,14 +167,14 @@ class AuthenticationMiddleware:
         return None if serving else tenant.code
 
 
-def _unauthorized(code: str, message: str, error: str) -> JSONResponse:
+def _unauthorized(scope: Scope, code: str, message: str, error: str) -> JSONResponse:
     description = message.replace('"', "'").replace("\\", "/")
     challenge = f'Bearer error="{error}", error_description="{description}"'
-    return JSONResponse(error_body(code, message), status_code=401, headers={"WWW-Authenticate": challenge})
+    return error_response(scope, code, message, 401, {"WWW-Authenticate": challenge})
 
 
-def _suspended(message: str) -> JSONResponse:
-    return JSONResponse(error_body("auth.tenant_suspended", message), status_code=403)
+def _suspended(scope: Scope, message: str) -> JSONResponse:
+    return error_response(scope, "auth.tenant_suspended", message, 403)
 
 
 def _needs_csrf(scope: Scope, exempt: frozenset[str]) -> bool:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import structlog
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from nentang.kernel.http.errors import error_body, status_for
+from nentang.kernel.http.errors import error_response, status_for
 from nentang.kernel.http.state import TENANT_KEY
 from nentang.kernel.runtime import Kernel
 from nentang.sdk.errors import NentangError, TenantUnavailable
@@ -30,7 +29,7 @@ class TenantBindingMiddleware:
         try:
             tenant = await run_in_threadpool(self._resolve, code)
         except NentangError as exc:
-            response = JSONResponse(error_body(exc.code, exc.message), status_code=status_for(exc))
+            response = error_response(scope, exc.code, exc.message, status_for(exc))
             await response(scope, receive, send)
             return
         structlog.contextvars.bind_contextvars(tenant=tenant.code)

@@ -138,12 +138,12 @@ class GraphQLRequest(Protocol):
         back when it raises (the error reaches the caller; nothing it wrote remains). Await it
         from an ``async`` resolver; use one ``run`` per mutation so that it is all-or-nothing.
 
-        ``work`` runs in a worker thread, except in a query on the embedded SQLite database, where
-        it runs on the event loop itself (a snapshot read is cheaper there than the hop to a
-        thread); if such work writes while another connection holds the database's write lock,
-        it is rolled back and run once more, from the start, in a worker thread. So keep ``work``
-        to database work: a slow call to another system inside it would hold up every request of
-        the worker, and one with effects outside the database could happen twice."""
+        ``work`` runs in a worker thread (the plugin's resolver already runs in one, under the
+        kernel's deadline); in a query on the embedded SQLite database, if it writes while another
+        connection holds the database's write lock, it is rolled back and run once more, from the
+        start, as a writer. So keep ``work`` to database work: a slow call to another system inside
+        it holds a thread until the deadline, and one with effects outside the database could
+        happen twice."""
 
 
 def graphql_request(info: Any) -> GraphQLRequest:

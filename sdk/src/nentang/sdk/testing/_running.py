@@ -192,13 +192,22 @@ class RunningKernel:
     ) -> Iterator[TenantContext]:
         """The context the kernel would hand ``plugin`` at ``tenant``, acting as ``actor`` (a user
         from ``nentang_user``, a principal, or ``None``: ``system:tests``), in a transaction
-        committed when the block ends — for calling a plugin's own functions directly."""
+        committed when the block ends — for calling a plugin's own functions directly.
+
+        The block runs as the plugin's code, as a hook does: the runtime guard refuses statements
+        outside the plugin's tables (so arrange and check other data outside the block)."""
         from nentang.kernel.plugins.context import KernelTenantContext
+        from nentang.kernel.plugins.running import plugin_call
 
         where = self.tenant(tenant)
         principal = actor.principal if isinstance(actor, ActingUser) else (actor or f"system:{OPERATOR}")
         settings = self.raw.plugins.dispatcher.activations.get(where.id).settings.get(plugin, {})
-        with self.raw.db.tenant(where.id) as session, session.begin():
+        tables = self.raw.plugins.host.tables.get(plugin, frozenset())
+        with (
+            self.raw.db.tenant(where.id) as session,
+            session.begin(),
+            plugin_call(plugin, where.id, "tests", tables),
+        ):
             yield KernelTenantContext(
                 tenant=where,
                 plugin=plugin,
@@ -208,6 +217,7 @@ class RunningKernel:
                 authz=self.raw.authz,
                 audit=self.raw.audit,
             )
+            session.flush()  # the plugin's changes are checked as the plugin's
 
     def call_hook(
         self, hook: str, tenant: TenantLike | None = None, *, actor: str | None = None, **arguments: Any
