@@ -233,7 +233,9 @@ def test_serve_gives_a_new_worker_time_to_start_and_bounds_a_graceful_stop(
     env = {
         "NENTANG_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
         "NENTANG_LOG_FORMAT": "console",
-        "NENTANG_SECRETS_KEY": TEST_SECRETS_KEY,  # production, the default, serves only with one
+        # production, the default, serves only with a secrets key and an absolute registry path
+        "NENTANG_SECRETS_KEY": TEST_SECRETS_KEY,
+        "NENTANG_REGISTRY": str(tmp_path / "registry.toml"),
     }
     nentang(env, "serve", "--workers", "2")
     nentang(env, "serve", "--workers", "3", "--worker-start-timeout", "120", "--graceful-timeout", "5")

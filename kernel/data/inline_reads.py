@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nentang.kernel.data.scope import DataScope, bind_scope
 from nentang.kernel.data.sqlite_begin import SESSION_BEGINS, reading_only
+from nentang.kernel.plugins.running import on_behalf_of_plugin
 
 #: SQLite's primary result code for "another connection holds the lock" (extended codes add high bits).
 _SQLITE_BUSY: Final = 5
@@ -70,9 +71,12 @@ class InlineReads:
             if connection.in_transaction():  # a session that failed to end its own: never join it
                 connection.rollback()
             return connection
-        connection = self._engine.connect().execution_options(**{SESSION_BEGINS: True})
-        connection.exec_driver_sql("PRAGMA busy_timeout = 0")  # never wait on the loop: see is_busy
-        connection.commit()
+        # the kernel's set-up, even when a plugin's resolver asked for the first read of the thread:
+        # the plugin guard and SQLite's authorizer refuse a PRAGMA to the plugin's code
+        with on_behalf_of_plugin():
+            connection = self._engine.connect().execution_options(**{SESSION_BEGINS: True})
+            connection.exec_driver_sql("PRAGMA busy_timeout = 0")  # never wait on the loop: see is_busy
+            connection.commit()
         self._local.connection = connection
         with self._lock:
             self._kept = [c for c in self._kept if not c.closed]
