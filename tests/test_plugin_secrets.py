@@ -22,7 +22,7 @@ from nentang.sdk.errors import ValidationFailed
 from nentang.sdk.events import Event
 from tests.conftest import Tree
 from tests.plugin_factory import PluginFactory
-from tests.plugin_fixtures import SETTINGS_SCHEMA, KernelFactory
+from tests.plugin_fixtures import RECORDING_CODE, SETTINGS_SCHEMA, KernelFactory, calls
 
 OPERATOR = Actor.command_line()
 
@@ -54,7 +54,7 @@ def deliver(kernel: Kernel, tenant: Any) -> None:
     outcomes = kernel.plugins.dispatcher.call_robust(
         "nentang_event_received", tenant_ref(tenant), actor="system:t", event=event
     )
-    for outcome in outcomes:
+    for outcome in outcomes:  # every plugin ran; the first failure, if any, is raised
         if outcome.error is not None:
             raise outcome.error
 
@@ -97,14 +97,20 @@ def test_secrets_are_sealed_in_the_database_and_each_tenant_sees_its_own(keeper:
         enable(kernel, "00003", greeting=envelope)
 
 
-def test_a_worker_with_another_key_fails_clearly_instead_of_reading_nothing(keeper: KernelFactory, tree: Tree) -> None:
+def test_a_worker_with_another_key_fails_clearly_instead_of_reading_nothing(
+    plugin_factory: PluginFactory, keeper: KernelFactory, tree: Tree
+) -> None:
+    plugin_factory.make("alpha", RECORDING_CODE)  # a neighbour without secrets at the same tenant
     first = Fernet.generate_key().decode()
-    enable(keeper(secrets_key=first), "00001", api_key="s3cret")
+    writer = keeper(secrets_key=first)
+    enable(writer, "00001", api_key="s3cret")
+    writer.plugins.activation.enable(actor=OPERATOR, plugin="alpha", tenant_code="00001", checked=False)
     other = keeper(secrets_key=Fernet.generate_key().decode())
     with pytest.raises(SecretUnreadable, match=key_id(first.encode())) as unreadable:
         deliver(other, tree.c1)
     assert unreadable.value.code == "secrets.unreadable"
     assert seen() == []
+    assert ("event", "00001", "test.ping") in calls("alpha")  # the other plugin was still served
 
 
 def test_a_damaged_secret_is_reported_not_decrypted(keeper: KernelFactory, tree: Tree) -> None:

@@ -1,6 +1,11 @@
 """SQLite's authorizer: while a plugin call is marked, the engine itself refuses tables outside the
 call's set, schema changes, PRAGMAs, ATTACH and file functions — through SQLAlchemy and below it,
-and also for a statement the kernel prepared (and the driver cached) before."""
+and also for a statement the kernel prepared (and the driver cached) before.
+
+The runtime guard (``kernel/data/plugin_guard.py``) refuses most of these statements before they
+reach the driver; the tests that go through SQLAlchemy switch its engine listeners off
+(:func:`guard_off`), so that they show the layer below on its own: what it refuses if the guard
+missed something. The raw-driver tests need no switch, the guard never sees them."""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
+from nentang.kernel.data import plugin_guard
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.plugins import running
 from nentang.kernel.plugins.context import tenant_ref
@@ -27,12 +33,20 @@ pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="SQLite's authorizer: the em
 NOTES = frozenset({"testnotes_note"})
 
 
-@pytest.fixture(autouse=True)
-def _without_the_python_guard(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The runtime guard in Python (``plugin_guard.py``) refuses these statements before the engine
-    sees them. Kernels built here go without it, as for code that got past it: the authorizer is the
-    layer below, and must refuse on its own."""
-    monkeypatch.setattr("nentang.kernel.data.database.install_plugin_guard", lambda *_args: None)
+@pytest.fixture
+def guard_off(kernel: Kernel) -> Iterator[None]:
+    engine = kernel.db.app_engine
+    listeners = (
+        ("before_execute", plugin_guard._check_statement),
+        ("before_cursor_execute", plugin_guard._check_driver_sql),
+    )
+    for name, listener in listeners:
+        event.remove(engine, name, listener)
+    try:
+        yield
+    finally:
+        for name, listener in listeners:
+            event.listen(engine, name, listener)
 
 
 @contextmanager
@@ -52,6 +66,7 @@ def add_note(kernel: Kernel, tenant_id: int, body: str) -> None:
         )
 
 
+@pytest.mark.usefixtures("guard_off")
 def test_a_plugin_call_reads_and_writes_its_own_tables_only(kernel: Kernel, tree: Tree) -> None:
     with as_plugin(tree.c1.id):
         add_note(kernel, tree.c1.id, "mine")  # the tenant_id foreign key check reads kernel_tenant.id
@@ -72,6 +87,7 @@ def test_a_plugin_call_reads_and_writes_its_own_tables_only(kernel: Kernel, tree
                 assert "SQLite's authorizer" in str(refused.value)
 
 
+@pytest.mark.usefixtures("guard_off")
 def test_schema_changes_pragmas_attach_and_file_functions_are_refused(kernel: Kernel, tree: Tree) -> None:
     refused = {
         "CREATE TABLE smuggled (x)": "change the schema",
@@ -108,6 +124,7 @@ def test_the_raw_driver_is_checked_too(kernel: Kernel, tree: Tree) -> None:
         raw.close()
 
 
+@pytest.mark.usefixtures("guard_off")
 def test_a_statement_the_kernel_prepared_first_is_still_refused_to_a_plugin(kernel: Kernel, tree: Tree) -> None:
     statement = text("SELECT count(*) FROM kernel_user")
     with kernel.db.app_engine.connect() as conn:  # one connection, so one statement cache
@@ -132,6 +149,7 @@ def test_outside_a_plugin_call_and_on_its_behalf_everything_is_allowed(kernel: K
             assert session.execute(text("SELECT count(*) FROM kernel_tenant")).scalar() == 6
 
 
+@pytest.mark.usefixtures("guard_off")
 def test_a_connection_first_opened_inside_a_plugin_call_sets_itself_up(kernel: Kernel, tree: Tree) -> None:
     kernel.db.dispose()  # the pool is empty: the next session opens a new connection, with its PRAGMAs
     with as_plugin(tree.c1.id):
@@ -141,7 +159,7 @@ def test_a_connection_first_opened_inside_a_plugin_call_sets_itself_up(kernel: K
 
 
 SNOOPING_CODE = """
-from sqlalchemy import text
+from sqlalchemy import event, text
 from nentang.sdk import hookimpl
 
 SEEN = []
@@ -149,11 +167,12 @@ SEEN = []
 
 @hookimpl
 def nentang_event_received(ctx, event):
-    SEEN.append(ctx.session.execute(text("SELECT count(*) FROM kernel_user")).scalar())
+    driver = ctx.session.connection().connection.driver_connection
+    SEEN.append(driver.execute("SELECT username FROM kernel_user").fetchall())
 """
 
 
-def test_a_real_hook_reaching_a_kernel_table_is_refused_by_the_engine(
+def test_a_real_hook_reaching_the_driver_is_refused_a_kernel_table_by_the_engine(
     plugin_factory: PluginFactory, make_kernel: KernelFactory, tree: Tree
 ) -> None:
     plugin_factory.make("snoop", SNOOPING_CODE)
@@ -161,12 +180,9 @@ def test_a_real_hook_reaching_a_kernel_table_is_refused_by_the_engine(
     kernel.plugins.activation.enable(
         actor=Actor.command_line(), plugin="snoop", tenant_code="00001", settings={}, checked=False
     )
-    with kernel.db.platform() as session:  # the kernel prepares the very statement first
-        assert session.execute(text("SELECT count(*) FROM kernel_user")).scalar() is not None
-    event = Event(id=1, type="test.ping", tenant_id=tree.c1.id)
+    ping = Event(id=1, type="test.ping", tenant_id=tree.c1.id)
     (outcome,) = kernel.plugins.dispatcher.call_robust(
-        "nentang_event_received", tenant_ref(tree.c1), actor="system:t", event=event
+        "nentang_event_received", tenant_ref(tree.c1), actor="system:t", event=ping
     )
-    assert isinstance(outcome.error, ScopeViolation)
-    assert "plugin 'snoop' (nentang_event_received" in str(outcome.error)
-    assert "may not read table kernel_user" in str(outcome.error)
+    assert isinstance(outcome.error, sqlite3.DatabaseError)  # the driver's own refusal, below the guard
+    assert "access to kernel_user.username is prohibited" in str(outcome.error)

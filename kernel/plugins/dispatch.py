@@ -79,7 +79,7 @@ def activation_cache(db: Database, secrets: SecretBox, max_tenants: int = 50_000
                 session.scalars(select(PluginQuarantine.plugin).where(PluginQuarantine.tenant_id == tenant_id))
             )
         stored = {plugin: text for plugin, text in rows if plugin not in quarantined}
-        usable = {plugin: secrets.open_secrets(plugin_settings.loads(text)) for plugin, text in stored.items()}
+        usable = {plugin: secrets.open_or_unreadable(plugin_settings.loads(text)) for plugin, text in stored.items()}
         return TenantPlugins(enabled=frozenset(usable), settings=usable)
 
     return LoadingCache(load, max_tenants)

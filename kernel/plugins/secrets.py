@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, final
 
@@ -124,6 +124,13 @@ class SecretBox:
 
     # -- settings documents -----------------------------------------------------------------
 
+    def open_or_unreadable(self, settings: Mapping[str, Any]) -> Mapping[str, Any]:
+        """:meth:`open_secrets`, or :class:`UnreadableSettings` when a secret cannot be opened."""
+        try:
+            return self.open_secrets(settings)
+        except SecretUnreadable as unreadable:
+            return UnreadableSettings(unreadable)
+
     def seal_secrets(self, schema: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of ``settings`` (plaintext, validated) with every secret property sealed."""
         properties = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
@@ -168,6 +175,27 @@ _MISSING_IN_PRODUCTION: Final = (
     f"{KEY_VARIABLE} is required in production mode: plugin secrets are encrypted with it, "
     "and it must not live in the database or beside it (see docs/operations.md)"
 )
+
+
+@final
+class UnreadableSettings(Mapping[str, Any]):
+    """A plugin's settings whose secrets this worker cannot open: any read raises the reason, so
+    the plugin's call fails loudly (and counts against its error budget) while the tenant's other
+    plugins go on; never an empty mapping the plugin would take for "not configured"."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: SecretUnreadable) -> None:
+        self.error = error
+
+    def __getitem__(self, key: str) -> Any:
+        raise SecretUnreadable(self.error.message)
+
+    def __iter__(self) -> Iterator[str]:
+        raise SecretUnreadable(self.error.message)
+
+    def __len__(self) -> int:
+        raise SecretUnreadable(self.error.message)
 
 
 def is_sealed(value: object) -> bool:
