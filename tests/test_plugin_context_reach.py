@@ -141,3 +141,18 @@ def test_no_attribute_of_a_hook_context_or_a_graphql_request_leads_to_the_kernel
     for name, obj in kept.items():
         assert list(reachable(obj)), name  # the walk saw something
         assert kernel_objects(obj) == [], name
+
+
+def test_the_resolver_wrappers_pass_arguments_named_like_their_own_parameters() -> None:
+    """A plugin's argument may be called ``source``, ``root`` or ``info``: the kernel's wrappers
+    around its resolvers take theirs by position, so GraphQL's keyword arguments never collide
+    (the review found ``source: SourceInput`` failing with "got multiple values")."""
+    from collections import namedtuple
+
+    from nentang.kernel.graphql.plugin_view import _with_plugin_view
+
+    Info = namedtuple("Info", "context")
+    seen = _with_plugin_view(lambda parent, info, /, **arguments: (parent, arguments))(
+        "parent", Info(context=object()), source={"name": "x"}, root=1, info=2
+    )
+    assert seen == ("parent", {"source": {"name": "x"}, "root": 1, "info": 2})

@@ -58,7 +58,7 @@ def guard_plugin_resolvers(served: ServedSchema, watchdog: Watchdog, budget: Err
 def _guarded(
     resolve: Callable[..., Any], plugin: str, entry: str, watchdog: Watchdog, budget: ErrorBudget
 ) -> Callable[..., Awaitable[Any]]:
-    async def guarded(root: Any, info: GraphQLResolveInfo, **arguments: Any) -> Any:
+    async def guarded(root: Any, info: GraphQLResolveInfo, /, **arguments: Any) -> Any:  # or "root", "info"
         tenant = info.context.tenant
         call = PluginCall(plugin, tenant.id, entry)
         try:

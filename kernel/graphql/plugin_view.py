@@ -66,7 +66,7 @@ def hide_context_from_plugins(schema: GraphQLSchema, owner: Callable[[str, str],
 
 
 def _with_plugin_view(resolve: Callable[..., Any]) -> Callable[..., Any]:
-    def resolve_as_plugin(source: Any, info: Any, **kwargs: Any) -> Any:
+    def resolve_as_plugin(source: Any, info: Any, /, **kwargs: Any) -> Any:  # an argument may be called "source"
         context = info.context
         view = context.plugin_view() if hasattr(context, "plugin_view") else context
         return resolve(source, info._replace(context=view), **kwargs)

@@ -6,8 +6,9 @@ Called by the contract suite once the plugin is enabled at each level it allows:
   real HTTP app, with arguments generated from the schema (:mod:`nentang.sandbox.arguments`), as a
   user holding every permission the plugin declares at the tenant where it is enabled, then
   anonymously. A GraphQL error with a code of its own (``permission.denied``, a validation
-  refusal) is the plugin's answer, not a finding; a 5xx answer is ``graphql.server_error`` and an
-  unhandled exception in a resolver ``graphql.crashed``, each naming the field;
+  refusal) is the plugin's answer, not a finding; a 5xx answer is ``graphql.server_error``, an
+  unhandled exception in a resolver ``graphql.crashed`` and a resolver stopped at the platform's
+  deadline ``graphql.timeout``, each naming the field;
 - **hooks**: every hook the plugin implements is called once more through the kernel's dispatcher
   with the arguments its specification names, in a transaction rolled back; events of every
   type seen in the outbox (the plugin's own included) are delivered to it. A hook that raises
@@ -142,6 +143,14 @@ def _judge(suite: ContractSuite, where: str, who: str, response: Any) -> bool:
         errors = response.json().get("errors") or []
     except ValueError:
         suite._add("graphql.server_error", where, f"called as {who}: the answer is not JSON")
+        return True
+    timed_out = [e for e in errors if (e.get("extensions") or {}).get("code") == "plugin.timeout"]
+    if timed_out:
+        suite._add(
+            "graphql.timeout",
+            where,
+            f"called as {who}: the resolver ran past the platform's deadline ({timed_out[0].get('message', '')[:160]})",
+        )
         return True
     internal = [e for e in errors if (e.get("extensions") or {}).get("code") == "internal"]
     if internal:
