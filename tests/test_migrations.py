@@ -22,7 +22,7 @@ def test_an_empty_database_reaches_head_and_a_second_upgrade_is_a_no_op(tmp_path
         assert "pending" in kernel.readiness().detail
         heads = kernel.upgrade_database()
         # n0001 depends on k0001, so it stands for it; installed plugins (plugins/**) add their branches' heads
-        assert {"k0008", "n0001"} <= heads and heads == migrate.script_heads(settings)
+        assert {"k0009", "n0001"} <= heads and heads == migrate.script_heads(settings)
         assert kernel.pending_migrations() == set()
         assert kernel.readiness().detail == "kernel not started"
         kernel.start()
@@ -37,7 +37,7 @@ def test_an_empty_database_reaches_head_and_a_second_upgrade_is_a_no_op(tmp_path
 def test_without_the_plugin_branch_only_the_kernel_is_expected(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path}/kernel-only.db")
     kernel_and_installed = migrate.script_heads(settings)  # the kernel's, and those of installed plugins
-    assert "k0008" in kernel_and_installed and "n0001" not in kernel_and_installed
+    assert "k0009" in kernel_and_installed and "n0001" not in kernel_and_installed
     assert migrate.script_heads(make_settings(settings.database_url)) == kernel_and_installed | {"n0001"}
     assert NOTES_MIGRATIONS in migrate.version_locations(make_settings(settings.database_url))
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.authz.service import Authorizer
+from nentang.kernel.data.sequences import next_value
 from nentang.kernel.events.outbox import emit
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.plugins.running import on_behalf_of_plugin
@@ -122,6 +123,11 @@ class KernelTenantContext:
         self.session.flush()
         with on_behalf_of_plugin():
             self._append_audit(action, target, detail)
+
+    def next_number(self, name: str) -> int:
+        self.session.flush()
+        with on_behalf_of_plugin():
+            return next_value(self.session, tenant_id=self.tenant.id, owner=self.plugin, name=name)
 
     def _append_audit(self, action: str, target: str, detail: Mapping[str, Any] | None) -> None:
         _services(self._kernel).audit.append(

@@ -1,6 +1,7 @@
 """What the feedback plugin offers to code — its resolvers and the plugins that require it.
 
-Everything takes the tenant-bound session of the caller: the functions see one tenant's rows only.
+Everything takes the caller's tenant context or its tenant-bound session: the functions see one
+tenant's rows only.
 This module (with :data:`SUBMITTED`) is the plugin's published interface: other plugins use it, not
 its table.
 """
@@ -12,9 +13,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Final, Protocol
 
 from sqlalchemy.orm import Session
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
-from nentang.sdk import ValidationFailed
+from nentang.sdk import TenantContext, ValidationFailed
 from nentang_feedback.models import FeedbackRecord
 
 #: The event emitted when feedback is recorded; its payload is ``{"number": n}``.
@@ -24,11 +25,12 @@ VIETNAM: Final = timezone(timedelta(hours=7), "ICT")
 DEFAULT_MAX_LENGTH: Final = 2000
 
 
-def submit(session: Session, *, text: str, submitted_by: str, max_length: int = DEFAULT_MAX_LENGTH) -> FeedbackRecord:
-    """Record one piece of feedback with the tenant's next number.
+def submit(ctx: TenantContext, *, text: str, max_length: int = DEFAULT_MAX_LENGTH) -> FeedbackRecord:
+    """Record one piece of feedback from ``ctx.actor`` with the tenant's next number.
 
-    Two submissions racing for the same number: the second one's commit fails on the primary key
-    and the caller gets an error to retry — never two items with one number.
+    The number comes from the SDK's per-tenant sequence (``ctx.next_number``): concurrent
+    submissions at one commune each get their own, in order, with no gaps and no retries (reading
+    ``max(number) + 1`` instead made one of two racing submissions fail).
     """
     text = text.strip()
     if not text:
@@ -38,10 +40,9 @@ def submit(session: Session, *, text: str, submitted_by: str, max_length: int = 
             f"feedback: the text has {len(text)} characters; this commune accepts at most {max_length}",
             code="feedback.too_long",
         )
-    number = (session.scalar(select(func.max(FeedbackRecord.number))) or 0) + 1
-    item = FeedbackRecord(number=number, text=text, submitted_by=submitted_by)
-    session.add(item)
-    session.flush()
+    item = FeedbackRecord(number=ctx.next_number("feedback"), text=text, submitted_by=ctx.actor)
+    ctx.session.add(item)
+    ctx.session.flush()
     return item
 
 

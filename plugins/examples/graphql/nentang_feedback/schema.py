@@ -62,7 +62,7 @@ class FeedbackMutation:
 
         def write(ctx: TenantContext) -> FeedbackItem:
             # one `run` = one transaction: the row, the event and the audit entry commit together
-            row = api.submit(ctx.session, text=text, submitted_by=ctx.actor, max_length=max_length)
+            row = api.submit(ctx, text=text, max_length=max_length)
             ctx.emit(api.SUBMITTED, {"number": row.number})
             ctx.audit("submitted", f"feedback/{row.number}")
             return _item(row)

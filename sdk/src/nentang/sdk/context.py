@@ -62,3 +62,11 @@ class TenantContext(Protocol):
 
     def audit(self, action: str, target: str, detail: Mapping[str, Any] | None = None) -> None:
         """Append an entry to the tenant's audit log in the current transaction."""
+
+    def next_number(self, name: str) -> int:
+        """The next number (1, 2, 3, ...) of this plugin's sequence ``name`` at this tenant.
+
+        Race-free on every database: concurrent callers never get the same number, and a number
+        is used only if the current transaction commits (a rollback gives it back), so numbers
+        have no gaps. Each tenant, and each plugin, has its own sequences. ``name``: 1-64 lower-case
+        letters, digits, ``.``, ``_`` or ``-``, starting with a letter (``sequence.bad_name``)."""
