@@ -102,7 +102,7 @@ class Kernel:
         )
         self.event_runner = EventRunner(self.events, self.db)
         self._scripts = migrate.scripts(settings)
-        self._scripts_generation = -1  # parsed before any plugin scan: read again at the first probe
+        self._scripts_generation = -1  # before start's scan: a probe then reads them again
         self._started = False
         self._start_error = ""
 
@@ -117,6 +117,9 @@ class Kernel:
         self.plugins.secrets.require()  # production serves only with a key for plugin secrets
         self.authz.load()
         self.plugins.scan()
+        # The scripts parsed at creation came from the same installed packages this scan just
+        # registered: no need for readiness to parse them again until the plugins change.
+        self._scripts_generation = self.plugins.host.generation
         self.watcher.start()
         if self.settings.events_background:
             self.event_runner.start()
