@@ -8,14 +8,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from nentang.kernel.http.app import create_app
 from nentang.kernel.identity.config import IdentitySettings
 from nentang.kernel.identity.login import Throttled
 from nentang.kernel.identity.models import LoginThrottle
@@ -110,7 +108,9 @@ def test_made_up_names_do_not_grow_the_audit_log_or_the_throttle_table(
     assert "all" in keys
 
 
-def test_a_user_homed_at_a_suspended_tenant_cannot_sign_in_with_a_password(kernel: Kernel, tree: Tree) -> None:
+def test_a_user_homed_at_a_suspended_tenant_cannot_sign_in_with_a_password(
+    https_client: TestClient, kernel: Kernel, tree: Tree
+) -> None:
     make_user(kernel, "officer", "00001")
     kernel.tenants.suspend("01", actor=OPERATOR, reason="inspection")
     with pytest.raises(PermissionDenied) as refused:
@@ -120,25 +120,18 @@ def test_a_user_homed_at_a_suspended_tenant_cannot_sign_in_with_a_password(kerne
     assert fail(kernel, "officer", ADMIN_DESK).code == "auth.bad_credentials"
     reasons = [e[3].get("reason") for e in audit_entries(kernel, tree.c1.id) if e[0] == "auth.login_failed"]
     assert reasons == ["tenant_suspended", "wrong_password"]
-    with TestClient(create_app(kernel), base_url="https://testserver") as http:
-        answer = http.post("/auth/login", json={"username": "officer", "password": PASSWORD})
+    answer = https_client.post("/auth/login", json={"username": "officer", "password": PASSWORD})
     assert answer.status_code == 403 and answer.json()["error"]["code"] == "auth.tenant_suspended"
     assert "set-cookie" not in answer.headers
     kernel.tenants.reactivate("01", actor=OPERATOR)
     assert kernel.login.authenticate("officer", PASSWORD, client=ADMIN_DESK).username == "officer"
 
 
-@pytest.fixture
-def http(kernel: Kernel) -> Iterator[TestClient]:
-    with TestClient(create_app(kernel), base_url="https://testserver") as client:
-        yield client
-
-
-def test_a_throttled_http_sign_in_says_when_to_retry(http: TestClient, kernel: Kernel, tree: Tree) -> None:
+def test_a_throttled_http_sign_in_says_when_to_retry(https_client: TestClient, kernel: Kernel, tree: Tree) -> None:
     make_user(kernel, "officer", "00001")
     for i in range(8):
-        http.post("/auth/login", json={"username": "officer", "password": f"{WRONG} {i}"})
-    slowed = http.post("/auth/login", json={"username": "officer", "password": PASSWORD})
+        https_client.post("/auth/login", json={"username": "officer", "password": f"{WRONG} {i}"})
+    slowed = https_client.post("/auth/login", json={"username": "officer", "password": PASSWORD})
     assert slowed.status_code == 429 and slowed.json()["error"]["code"] == "auth.throttled"
     assert 1 <= int(slowed.headers["retry-after"]) <= 15 * 60
 

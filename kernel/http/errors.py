@@ -27,6 +27,7 @@ from nentang.kernel.data.failures import (
     is_lost_race,
     is_outage,
 )
+from nentang.kernel.graphql.errors import error_dict
 from nentang.kernel.graphql.media import GRAPHQL_PATH, negotiate
 from nentang.sdk.errors import (
     Conflict,
@@ -63,7 +64,7 @@ def error_response(
     """The error in the envelope the request's path speaks (see the module docstring)."""
     if scope.get("path") == GRAPHQL_PATH:
         media = negotiate(Headers(scope=scope).get("accept"))
-        body = {"errors": [{"message": message, "extensions": {"code": code, **extra}}]}
+        body = {"errors": [error_dict(message, code, **extra)]}
         return JSONResponse(body, status, headers, media_type=media)
     return JSONResponse(error_body(code, message, **extra), status, headers)
 

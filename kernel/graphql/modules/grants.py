@@ -30,13 +30,14 @@ from sqlalchemy.orm import Session
 
 from nentang.kernel.authz.administration import grant_not_found
 from nentang.kernel.authz.models import Grant as GrantRow
-from nentang.kernel.authz.permissions import GRANTS_MANAGE, USERS_MANAGE, USERS_READ
+from nentang.kernel.authz.permissions import GRANTS_MANAGE
 from nentang.kernel.graphql.context import GraphQLContext
 from nentang.kernel.graphql.module import KernelModule
 from nentang.kernel.graphql.modules import role_data as data
 from nentang.kernel.graphql.modules import tenant_data
 from nentang.kernel.graphql.modules.roles import Role, in_transaction
 from nentang.kernel.graphql.modules.tenants import Tenant
+from nentang.kernel.graphql.modules.users import sees_user
 from nentang.kernel.graphql.pagination import Connection, connection, decode_cursor, encode_cursor
 from nentang.kernel.identity.models import User
 from nentang.kernel.identity.timeutil import aware
@@ -165,8 +166,7 @@ def _principal_of(ctx: GraphQLContext, session: Session, username: str, tenant_i
     own words.
     """
     user = session.scalar(select(User).where(User.username == username))
-    home = user.home_tenant_id if user is not None else None
-    if user is not None and (ctx.check(USERS_READ, home) or ctx.check(USERS_MANAGE, home)):
+    if user is not None and sees_user(ctx, user.home_tenant_id):
         return f"user:{user.id}"
     ctx.require(GRANTS_MANAGE, tenant_id)  # permission first
     raise unknown_user(username)

@@ -241,7 +241,7 @@ async def _manage(ctx: GraphQLContext, username: str, attempted: str, change: Ca
     def run() -> UserInfo:
         actor = ctx.signed_in()
         target = ctx.kernel.users.get(username)
-        if not ctx.check(USERS_READ, target.home_tenant_id) and not ctx.check(USERS_MANAGE, target.home_tenant_id):
+        if not sees_user(ctx, target.home_tenant_id):
             # A user one may not even see is answered like a name nobody holds; the attempt is still
             # a security event for the user's tenant and the actor's.
             ctx.kernel.users.audit_out_of_reach(actor, target, attempted)
@@ -250,6 +250,12 @@ async def _manage(ctx: GraphQLContext, username: str, attempted: str, change: Ca
         return change(actor)
 
     return User.of(await ctx.run_sync(run))
+
+
+def sees_user(ctx: GraphQLContext, home_tenant_id: int) -> bool:
+    """Whether the caller may see a user homed at the tenant (``kernel.users.read`` or ``.manage``
+    there, from the authoriser's cache). A user it may not see is answered like a name nobody holds."""
+    return ctx.check(USERS_READ, home_tenant_id) or ctx.check(USERS_MANAGE, home_tenant_id)
 
 
 def _password(given: str | None, generate: bool) -> tuple[str | None, str | None]:
