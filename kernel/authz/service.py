@@ -72,6 +72,14 @@ class Authorizer:
         allows = self.model.allows
         return any(t in path and allows(role_id, permission) for t, role_id in self.grants.get(principal))
 
+    def stands_at(self, principal: str, home_tenant_id: int | None, tenant_id: int) -> bool:
+        """Whether a caller may act for ``tenant_id`` at all: it is the caller's home tenant or below
+        it, or the caller holds a role there or above. What it may *do* there is checked per act."""
+        path = self.paths.get(tenant_id)
+        if home_tenant_id is not None and home_tenant_id in path:
+            return True
+        return any(granted_at in path for granted_at, _role in self.grants.get(principal))
+
     def require(self, principal: str, tenant_id: int, permission: str) -> None:
         if not self.check(principal, tenant_id, permission):
             raise PermissionDenied(_denied(principal, tenant_id, permission), code="permission.denied")
