@@ -12,6 +12,9 @@ ints); here a principal costs one 4-byte slot:
   granted after the build with an id beyond the array) lives in a small dict beside the arrays.
 
 A slot may also say *stale*: the principal's grants changed since the build, and must be read again.
+A principal the build found no grant for is not answered from the table either (a principal made a
+moment ago by another worker, whose change this worker has not heard of yet, would be refused): its
+first check reads it, and the answer is kept, as a cache would keep it, until it changes.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ _KINDS: Final = {"user": 0, "token": 1}
 _MAX_DIGITS: Final = 9
 #: The code of a slot whose grants must be read again.
 STALE: Final = -1
+#: The code of a slot the build found no grant for (read on its first check).
+UNREAD: Final = 0
+#: The code of "read: no grants".
+NONE_HELD: Final = 1
 #: An array grows to hold an id only while it stays this dense (ids per grant read, plus a margin).
 _SPARSE_FACTOR: Final = 4
 _SPARSE_MARGIN: Final = 1 << 20
@@ -57,8 +64,8 @@ class GrantTable:
 
     def __init__(self) -> None:
         self._columns: tuple[array[int], ...] = tuple(array("i") for _ in _KINDS)
-        self._lists: list[GrantList] = [()]
-        self._codes: dict[GrantList, int] = {(): 0}
+        self._lists: list[GrantList] = [(), ()]  # UNREAD, NONE_HELD
+        self._codes: dict[GrantList, int] = {(): NONE_HELD}
         #: Principals outside the arrays: their grants, or ``None`` when stale.
         self._extra: dict[str, GrantList | None] = {}
         #: Grant rows read at build time.
@@ -84,7 +91,7 @@ class GrantTable:
                 extra[principal] = _merged(extra.get(principal) or (), pair)
                 continue
             code = column[index]
-            if code == 0:
+            if code == UNREAD:
                 single = singles.get(pair)
                 if single is None:
                     single = singles[pair] = intern((pair,))
@@ -119,12 +126,12 @@ class GrantTable:
                 return held  # type: ignore[return-value]  # a GrantList or None, never the table
         slot = array_slot(principal)
         if slot is None:
-            return ()  # every such principal's grants were put in the dict at build
+            return None  # not in the dict: not read yet
         column = self._columns[slot[0]]
         if slot[1] >= len(column):
-            return ()
+            return None
         code = column[slot[1]]
-        return None if code == STALE else self._lists[code]
+        return None if code <= UNREAD else self._lists[code]
 
     # -- writes (under the store's lock) ------------------------------------------------------
 
@@ -146,7 +153,7 @@ class GrantTable:
 
     def principals(self) -> int:
         """Principals holding at least one grant (a count over the arrays: not for the hot path)."""
-        held = sum(len(c) - c.count(0) for c in self._columns)
+        held = sum(len(c) - c.count(UNREAD) - c.count(NONE_HELD) for c in self._columns)
         return held + sum(1 for g in self._extra.values() if g != ())
 
     def nbytes(self) -> int:
