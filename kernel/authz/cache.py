@@ -97,13 +97,23 @@ class GrantReader:
         kept.close()
 
     def all_grants(self) -> Iterator[tuple[str, int, int]]:
-        """Every grant ``(principal, tenant_id, role_id)``, streamed (one consistent read)."""
-        with self._engine.connect() as connection:
-            result = connection.execution_options(stream_results=True, max_row_buffer=_BATCH).execute(
-                select(Grant.principal, Grant.tenant_id, Grant.role_id)
-            )
-            for rows in result.partitions(_BATCH):
-                yield from rows  # type: ignore[misc]  # Row unpacks as the tuple it is
+        """Every grant ``(principal, tenant_id, role_id)``, streamed through a bare cursor (at two
+        million rows, SQLAlchemy's result rows would double the read)."""
+        raw = self._engine.raw_connection()
+        try:
+            if self._postgres:
+                cursor = raw.dbapi_connection.cursor(name="nentang_all_grants")  # server-side: streamed
+            else:
+                cursor = raw.dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT principal, tenant_id, role_id FROM kernel_grant")
+                while rows := cursor.fetchmany(_BATCH):
+                    yield from rows
+            finally:
+                cursor.close()
+            raw.rollback()
+        finally:
+            raw.close()
 
     def close(self) -> None:
         with self._lock:

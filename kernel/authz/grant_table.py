@@ -29,7 +29,7 @@ GrantList = tuple[tuple[int, int], ...]
 #: Principal kinds held in arrays, by the prefix of the principal string.
 _KINDS: Final = {"user": 0, "token": 1}
 #: An id has at most this many digits to be an array index (beyond: the dict beside).
-_MAX_DIGITS: Final = 9
+MAX_DIGITS: Final = 9
 #: The code of a slot whose grants must be read again.
 STALE: Final = -1
 #: The code of a slot the build found no grant for (read on its first check).
@@ -48,7 +48,7 @@ def array_slot(principal: str) -> tuple[int, int] | None:
     strings, so other principals, and go to the dict with their own spelling)."""
     kind, _, ident = principal.partition(":")
     column = _KINDS.get(kind)
-    if column is None or not ident.isdigit() or not ident.isascii() or len(ident) > _MAX_DIGITS or ident[0] == "0":
+    if column is None or not ident.isdigit() or not ident.isascii() or len(ident) > MAX_DIGITS or ident[0] == "0":
         return None
     return column, int(ident)
 
@@ -83,8 +83,7 @@ class GrantTable:
             pair = (tenant_id, role_id)
             slot = array_slot(principal)
             if slot is not None:
-                column = columns[slot[0]]
-                index = slot[1]
+                column, index = columns[slot[0]], slot[1]
                 if index >= len(column) and not table._grow(column, index, count):
                     slot = None
             if slot is None:
