@@ -133,3 +133,10 @@ def tenant_path_cache(engine: Engine, max_tenants: int = 50_000) -> LoadingCache
         return frozenset(path_ids(path)) if path else frozenset()
 
     return LoadingCache(load, max_tenants)
+
+
+def all_tenant_paths(engine: Engine, max_tenants: int = 50_000) -> dict[int, frozenset[int]]:
+    """Every tenant's ancestor ids (at most ``max_tenants`` of them), for :meth:`LoadingCache.fill`."""
+    with _miss_reader(engine).connect() as connection:
+        rows = connection.execute(select(Tenant.id, Tenant.path).limit(max_tenants))
+        return {tenant_id: frozenset(path_ids(path)) for tenant_id, path in rows if path}

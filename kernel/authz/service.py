@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.audit.refusals import RefusalAudit, mark_audited
 from nentang.kernel.authz import administration
-from nentang.kernel.authz.cache import GrantReader, tenant_path_cache
+from nentang.kernel.authz.cache import GrantReader, all_tenant_paths, tenant_path_cache
 from nentang.kernel.authz.facts import read_facts
 from nentang.kernel.authz.grant_store import GrantStore
 from nentang.kernel.authz.models import Grant, Permission, Role, RolePermission
@@ -55,6 +55,8 @@ class Authorizer:
         """Load the role → permission model and every principal's grants; returns the model's lines."""
         lines = self.model.load(self._db.app_engine)
         self.grants.load()
+        # a national tree is a few thousand paths: one query now instead of a miss per tenant later
+        self.paths.fill(partial(all_tenant_paths, self._db.app_engine))
         return lines
 
     def close(self) -> None:
