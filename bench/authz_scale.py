@@ -85,6 +85,7 @@ from _authz_population import (
     stride_order,
 )
 from _authz_report import DEFAULT_N, format_last_line, setup_line, summary_lines
+from _authz_sets import Stride, make_calls, verify
 from _authz_stock import run_stock, run_stock_ladder
 from _support import percentile, postgres_unreachable, throwaway_postgres
 
@@ -94,14 +95,17 @@ __all__ = [
     "KERNEL_PERMISSIONS",
     "Population",
     "RoleInfo",
+    "Stride",
     "Tree",
     "_permissions_at",
     "assign",
     "format_last_line",
     "main",
+    "make_calls",
     "make_plan",
     "percentile",
     "stride_order",
+    "verify",
 ]
 
 QUICK_N = 200_000
