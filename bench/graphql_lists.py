@@ -14,7 +14,7 @@ Baselines, one line each:
 
 - **floor** — a Starlette route reading the page (one Core ``SELECT`` of the children) and then the
   parents of the page (one ``SELECT ... WHERE id IN``), each in Starlette's thread pool as ours does,
-  and returning byte-identical JSON (asserted);
+  and returning the same JSON (asserted, parsed);
 - **strawberry** — ``strawberry.asgi.GraphQL`` over a schema of the same shape with its documented
   performance options on (``ParserCache`` and ``ValidationCache``), the page read the same way and
   ``parent`` through a per-request strawberry ``DataLoader`` (one batched ``SELECT``), equal JSON asserted;

@@ -98,27 +98,46 @@ class BatchField:
 
 @final
 class BatchLoader:
-    """One request's answers for one batch field, per item (by identity: the item is kept)."""
+    """One request's answers for one batch field, per item (by identity: the item is kept).
 
-    __slots__ = ("_answers", "_context", "_field", "_pending", "_running")
+    The plan asks for a whole page at once, and usually first: that ask is kept as one group
+    (items and one future), without a per-item entry; the per-item index is built only when an
+    item is asked for alone or a later ask may repeat an item (graphql-core's path, another level).
+    """
+
+    __slots__ = ("_context", "_field", "_groups", "_index", "_pending", "_running")
 
     def __init__(self, field: BatchField, context: Any) -> None:
         self._field = field
         self._context = context
-        self._answers: dict[int, tuple[Any, asyncio.Future[list[Any]], int]] = {}
+        #: Every group asked for: its items and the future of their outcomes.
+        self._groups: list[tuple[list[Any], asyncio.Future[list[Any]]]] = []
+        #: id(item) -> (item, future, position), built on first need.
+        self._index: dict[int, tuple[Any, asyncio.Future[list[Any]], int]] | None = None
         self._pending: tuple[list[Any], asyncio.Future[list[Any]], GraphQLResolveInfo] | None = None
         self._running: set[asyncio.Task[None]] = set()  # held until done (the loop keeps only weak references)
 
-    def _slot(self, root: Any, info: GraphQLResolveInfo) -> tuple[asyncio.Future[list[Any]], int]:
-        known = self._answers.get(id(root))
-        if known is not None and known[0] is root:
-            return known[1], known[2]
+    def _open(self, info: GraphQLResolveInfo) -> tuple[list[Any], asyncio.Future[list[Any]], GraphQLResolveInfo]:
+        """The group this tick's asks join (sent once every item of the tick has asked)."""
         if self._pending is None:
             loop = asyncio.get_running_loop()
             self._pending = ([], loop.create_future(), info)
-            loop.call_soon(self._dispatch)  # after every item of this tick has asked
-        roots, future, _info = self._pending
-        self._answers[id(root)] = (root, future, len(roots))
+            self._groups.append(self._pending[:2])  # type: ignore[arg-type]
+            loop.call_soon(self._dispatch)
+        return self._pending
+
+    def _known(self) -> dict[int, tuple[Any, asyncio.Future[list[Any]], int]]:
+        if self._index is None:
+            self._index = {id(r): (r, future, i) for roots, future in self._groups for i, r in enumerate(roots)}
+        return self._index
+
+    def _slot(self, root: Any, info: GraphQLResolveInfo) -> tuple[asyncio.Future[list[Any]], int]:
+        index = self._known()
+        known = index.get(id(root))
+        if known is not None and known[0] is root:
+            return known[1], known[2]
+        roots, future, _info = self._open(info)
+        index[id(root)] = (root, future, len(roots))
         roots.append(root)
         return future, len(roots) - 1
 
@@ -142,6 +161,10 @@ class BatchLoader:
 
     async def load_many(self, roots: Sequence[Any], info: GraphQLResolveInfo) -> list[Any]:
         """Every item's outcome (the plan's path): values or :class:`Failed`, in order."""
+        if not self._groups:  # the first ask: nothing to look up, the page is the group
+            items, future, _info = self._open(info)
+            items.extend(roots)
+            return list(await future)
         slots = [self._slot(root, info) for root in roots]
         settled: dict[int, list[Any]] = {}
         for future, _index in slots:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any, ClassVar, Final, final
 
 from graphql import (
@@ -212,7 +213,7 @@ def _object_fields(object_type: GraphQLObjectType, parent: FieldNode) -> Complet
             plan = BatchPlan(response_key, batch, field, selection, object_type, complete)  # type: ignore[arg-type]
             fields.append((response_key, resolve, complete, plan))
         else:
-            fields.append((response_key, resolve, complete, None))
+            fields.append((response_key, _reader(field, resolve), complete, None))  # type: ignore[arg-type]
     return _object_completer(fields)
 
 
@@ -235,15 +236,15 @@ def _object_completer(fields: list[tuple[str, Callable[..., Any], Complete, Batc
     if not any(batch is not None for *_, batch in fields):
 
         def complete(source: Any, pending: Pending) -> dict[str, Any]:
-            return {key: complete_field(resolve(source, None), pending) for key, resolve, complete_field, _ in fields}
+            return {key: complete_field(read(source), pending) for key, read, complete_field, _ in fields}
 
         return complete
 
     def complete_with_batches(source: Any, pending: Pending) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key, resolve, complete_field, batch in fields:
+        for key, read, complete_field, batch in fields:
             if batch is None:
-                out[key] = complete_field(resolve(source, None), pending)
+                out[key] = complete_field(read(source), pending)
             else:
                 out[key] = None  # keeps the selection's order; filled once the batch has answered
                 pending.waits.setdefault(batch, []).append((source, out))
@@ -296,11 +297,21 @@ def _non_null(inner: Complete) -> Complete:
     return complete
 
 
-def _typename(name: str) -> Callable[..., str]:
-    def resolve(_source: Any, _info: Any) -> str:
+def _typename(name: str) -> Callable[[Any], str]:
+    def read(_source: Any) -> str:
         return name
 
-    return resolve
+    return read
+
+
+def _reader(field: GraphQLField, resolve: Callable[..., Any]) -> Callable[[Any], Any]:
+    """Reading a plain field of an item: strawberry's default resolver is ``getattr(item, name)``
+    (unless the schema's config names another), so the attribute is read without its two calls."""
+    definition = (field.extensions or {}).get("strawberry-definition")
+    name = getattr(definition, "python_name", None)
+    if isinstance(name, str) and getattr(definition, "default_resolver", None) is getattr:
+        return attrgetter(name)
+    return lambda source: resolve(source, None)
 
 
 def _as_is(value: Any, _pending: Pending) -> Any:
