@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from starlette.testclient import TestClient
 
 from nentang.kernel.console import catalogue
@@ -15,28 +14,15 @@ from nentang.kernel.console.security import CONTENT_SECURITY_POLICY
 from nentang.kernel.identity.models import WebSession
 from nentang.kernel.identity.user_info import UserInfo
 from nentang.kernel.runtime import Kernel
-from nentang.kernel.settings import Settings
+from tests import console_fixtures
 from tests.conftest import Tree
 from tests.console_fixtures import console_sign_in, form_token, post_form
-from tests.identity_fixtures import actions, identity_settings, make_admin, web_sessions
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return identity_settings(database_url)
-
-
-@pytest.fixture
-def client(https_client: TestClient) -> TestClient:
-    return https_client  # the session cookie is Secure: a browser sends it back only over https
-
-
-@pytest.fixture
-def admin(kernel: Kernel, tree: Tree) -> UserInfo:
-    return make_admin(kernel, "admin.hanoi", "01", tree.p1.id)
-
+from tests.identity_fixtures import actions, web_sessions
 
 # -- sign-in and sign-out -------------------------------------------------------------------------
+
+#: The console tests' fixtures (cheap hashing, https client, the administrator of 01).
+settings, client, admin = console_fixtures.settings, console_fixtures.client, console_fixtures.admin
 
 
 def test_sign_in_opens_a_session_and_lands_where_asked(client: TestClient, kernel: Kernel, admin: UserInfo) -> None:

@@ -1,0 +1,121 @@
+"""Parity (#15 item 8): every console act is its GraphQL mutation's act — the same service function,
+the same audit entry — and every console form post is refused without its CSRF token."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.testclient import TestClient
+from strawberry.utils.str_converters import to_camel_case
+
+from nentang.kernel.authz import permissions
+from nentang.kernel.console.actions import ACTIONS
+from nentang.kernel.console.app import console_mounts
+from nentang.kernel.graphql.modules import KERNEL_MODULES
+from nentang.kernel.identity.user_info import UserInfo
+from nentang.kernel.runtime import Kernel
+from tests import console_fixtures
+from tests.conftest import Tree
+from tests.console_fixtures import console_sign_in, form_token, post_form
+from tests.graphql_fixtures import GraphQL, token_for
+from tests.identity_fixtures import audit_entries
+
+#: The console tests' fixtures (cheap hashing, https client, the administrator of 01).
+settings, client, admin = console_fixtures.settings, console_fixtures.client, console_fixtures.admin
+
+
+def mutation_resolvers() -> dict[str, Callable[..., Any]]:
+    """Every kernel mutation field by its GraphQL name, with its resolver function."""
+    found: dict[str, Callable[..., Any]] = {}
+    for module in KERNEL_MODULES:
+        for mutations in module.mutations:
+            for field in mutations.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+                name = field.graphql_name or to_camel_case(field.python_name)
+                found[name] = field.base_resolver.wrapped_func
+    return found
+
+
+def test_every_console_action_has_a_graphql_mutation_calling_the_same_service() -> None:
+    resolvers = mutation_resolvers()
+    assert ACTIONS, "the console registers its acts"
+    for action in ACTIONS.values():
+        assert action.graphql in resolvers, f"{action.name}: no GraphQL mutation {action.graphql!r}"
+        source = inspect.getsource(resolvers[action.graphql])
+        assert f"kernel.{action.service}(" in source, f"{action.graphql} does not call kernel.{action.service}"
+        constant = next(n for n, v in vars(permissions).items() if n.isupper() and v == action.permission)
+        assert f"require_at({constant}," in source, f"{action.graphql} does not check {action.permission}"
+
+
+#: For each act: (console path, form fields, GraphQL mutation with its variables) on two twin units.
+SCENARIOS: dict[str, tuple[str, dict[str, str], str, dict[str, Any]]] = {
+    "unit.create": (
+        "/t/01/console/units/00001/new",
+        {"code": "VP-C", "name": "Văn phòng", "kind": "unit"},
+        "mutation($i: CreateTenantInput!) { createTenant(input: $i) { code } }",
+        {"i": {"code": "VP-G", "name": "Văn phòng", "parent": "00002", "kind": "UNIT"}},
+    ),
+    "unit.suspend": (
+        "/t/01/console/units/00001/suspend",
+        {"reason": "sáp nhập"},
+        'mutation { suspendTenant(code: "00002", reason: "sáp nhập") { code } }',
+        {},
+    ),
+    "unit.reactivate": (
+        "/t/01/console/units/00001/reactivate",
+        {},
+        'mutation { reactivateTenant(code: "00002") { code } }',
+        {},
+    ),
+}
+
+
+def test_every_console_action_has_a_parity_scenario() -> None:
+    assert set(SCENARIOS) == set(ACTIONS)
+
+
+def test_console_and_graphql_leave_the_same_audit_entry(
+    client: TestClient, kernel: Kernel, tree: Tree, admin: UserInfo
+) -> None:
+    token = console_sign_in(client, "admin.hanoi")
+    graphql = GraphQL(client, token=token_for(kernel, "01", "admin"))
+    for name, (path, fields, mutation, variables) in SCENARIOS.items():
+        response = post_form(client, path, token, **fields)
+        assert response.status_code == 303, (name, response.text)
+        graphql.data(mutation, variables)
+    by_console = [(a, target, detail) for a, _actor, target, detail in audit_entries(kernel, tree.c1.id)]
+    by_graphql = [(a, target, detail) for a, _actor, target, detail in audit_entries(kernel, tree.c2.id)]
+    assert [a for a, *_ in by_console] == [a for a, *_ in by_graphql]
+    assert by_console[-2:] == [(a, "00001", d) for a, _t, d in by_graphql[-2:]]  # suspend, reactivate
+    created_c = audit_entries(kernel, kernel.tenants.get("VP-C").id)[0]
+    created_g = audit_entries(kernel, kernel.tenants.get("VP-G").id)[0]
+    assert created_c[0] == created_g[0] == "tenant.create" and created_c[3].keys() == created_g[3].keys()
+
+
+def _post_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[str]:
+    for route in routes:
+        if isinstance(route, Mount):
+            inner = route.app
+            while not isinstance(inner, Router) and hasattr(inner, "app"):
+                inner = inner.app
+            if isinstance(inner, Router):
+                yield from _post_routes(inner.routes, prefix + route.path)
+        elif isinstance(route, Route) and route.methods and "POST" in route.methods:
+            yield prefix + route.path
+
+
+def test_every_console_form_post_is_refused_without_its_token(
+    client: TestClient, kernel: Kernel, tree: Tree, admin: UserInfo
+) -> None:
+    paths = sorted(_post_routes(console_mounts(kernel)))
+    assert "/console/sign-in" in paths and "/t/{tenant}/console/units/{unit}/suspend" in paths
+    console_sign_in(client, "admin.hanoi")
+    for pattern in paths:
+        path = pattern.replace("{tenant}", "01").replace("{unit}", "00001")
+        for token in (None, "not-the-token"):
+            response = post_form(client, path, token, code="X", name="X", kind="unit")
+            assert response.status_code == 403 and "Biểu mẫu đã hết hạn" in response.text, path
+    assert client.get("/t/01/console/").status_code == 200  # still signed in: sign-out was refused too
+    assert form_token(client.get("/t/01/console/").text)
