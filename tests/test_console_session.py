@@ -12,13 +12,15 @@ from nentang.kernel.console import catalogue
 from nentang.kernel.console.csrf import PRE_SESSION_COOKIE
 from nentang.kernel.console.i18n import Formats
 from nentang.kernel.console.security import CONTENT_SECURITY_POLICY
+from nentang.kernel.http.app import create_app
 from nentang.kernel.identity.models import WebSession
+from nentang.kernel.identity.oidc_settings import OIDCSettings
 from nentang.kernel.identity.user_info import UserInfo
-from nentang.kernel.runtime import Kernel
+from nentang.kernel.runtime import Kernel, create_kernel
 from tests import console_fixtures
 from tests.conftest import Tree
 from tests.console_fixtures import console_sign_in, form_token, post_form
-from tests.identity_fixtures import actions, web_sessions
+from tests.identity_fixtures import actions, identity_settings, web_sessions
 
 # -- sign-in and sign-out -------------------------------------------------------------------------
 
@@ -200,3 +202,24 @@ def test_numbers_and_dates_follow_vietnamese_conventions() -> None:
 def test_every_message_has_its_vietnamese_translation() -> None:
     assert catalogue.problems() == []
     assert len(catalogue.extracted()) > 50  # the extraction found the templates' messages
+
+
+def test_the_identity_providers_button_appears_where_oidc_is_configured(database_url: str) -> None:
+    oidc = OIDCSettings(
+        issuer="http://127.0.0.1:9/issuer",  # never contacted: the page only links to the start route
+        client_id="console",
+        client_secret="secret",
+        redirect_uri="https://testserver/auth/oidc/callback",
+    )
+    kernel = create_kernel(identity_settings(database_url, oidc=oidc))
+    try:
+        with TestClient(create_app(kernel), base_url="https://testserver") as http:
+            page = http.get("/console/sign-in?next=/t/01/console/units")
+        assert 'href="/auth/oidc/start?return_to=%2Ft%2F01%2Fconsole%2Funits"' in page.text
+        assert "Đăng nhập bằng tài khoản của cơ quan" in page.text
+    finally:
+        kernel.close()
+
+
+def test_no_identity_providers_button_without_oidc(client: TestClient) -> None:
+    assert "/auth/oidc/start" not in client.get("/console/sign-in").text
