@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from nentang.kernel.authz.permissions import TENANTS_CREATE, TENANTS_MANAGE, USERS_MANAGE
+from nentang.kernel.authz.permissions import TENANTS_CREATE, TENANTS_MANAGE, TOKENS_MANAGE, USERS_MANAGE
 from nentang.kernel.console.pages import caller_in, console_of, refusal
 from nentang.kernel.http.state import tenant_of
 from nentang.kernel.runtime import Kernel
@@ -64,6 +64,8 @@ ACTIONS: Final = {
         ConsoleAction("user.enable", "enableUser", USERS_MANAGE, "users.enable"),
         ConsoleAction("grant.create", "grantRole", None, "authz.grant", in_session=True),
         ConsoleAction("grant.revoke", "revokeGrant", None, "authz.revoke", in_session=True),
+        ConsoleAction("token.create", "createApiToken", TOKENS_MANAGE, "tokens.create"),
+        ConsoleAction("token.revoke", "revokeApiToken", None, "tokens.revoke"),
     )
 }
 

@@ -27,6 +27,7 @@ BY_CODE: Final = {
     "user.unchanged": N_("The person is already in that state; nothing changed."),
     "authz.grant_exists": N_("The person already holds this role at this unit."),
     "authz.unknown_role": N_("There is no such role at this unit."),
+    "token.name_taken": N_("This unit already has a token of that name, so nothing was created."),
 }
 #: User service error code → the field of the new-person form it concerns.
 USER_FIELDS: Final = {
@@ -48,6 +49,12 @@ VALIDATION_FIELDS: Final = (
     ("division type", "division_type", N_("Enter a division type of at most 64 characters")),
 )
 STATUS_ALREADY: Final = N_("The unit is already in that state; nothing changed.")
+DAYS_NOT_A_NUMBER: Final = N_("Enter the lifetime as a number of days")
+
+
+def text(request: Request, message: str) -> str:
+    """``message`` (marked with ``N_``) in the page's language."""
+    return _gettext(request, message)
 
 
 def _gettext(request: Request, message: str) -> str:
