@@ -116,6 +116,12 @@ SCENARIOS: dict[str, tuple[str, dict[str, str], str, dict[str, Any]]] = {
         "mutation($id: Int!) { revokeGrant(id: $id) { id } }",
         {"id": "{grant}"},
     ),
+    "role.create": (
+        "/t/00001/console/roles/new",
+        {"name": "thu-ky", "permissions": "kernel.users.read"},
+        'mutation { createRole(input: {tenant: "00002", name: "thu-ky", permissions: ["kernel.users.read"]}) { id } }',
+        {},
+    ),
     "token.create": (
         "/t/00001/console/tokens/new",
         {"name": "LGSP", "roles": "viewer", "days": "30"},

@@ -64,6 +64,7 @@ ACTIONS: Final = {
         ConsoleAction("user.enable", "enableUser", USERS_MANAGE, "users.enable"),
         ConsoleAction("grant.create", "grantRole", None, "authz.grant", in_session=True),
         ConsoleAction("grant.revoke", "revokeGrant", None, "authz.revoke", in_session=True),
+        ConsoleAction("role.create", "createRole", None, "authz.create_role", in_session=True),
         ConsoleAction("token.create", "createApiToken", TOKENS_MANAGE, "tokens.create"),
         ConsoleAction("token.revoke", "revokeApiToken", None, "tokens.revoke"),
     )

@@ -27,6 +27,7 @@ BY_CODE: Final = {
     "user.unchanged": N_("The person is already in that state; nothing changed."),
     "authz.grant_exists": N_("The person already holds this role at this unit."),
     "authz.unknown_role": N_("There is no such role at this unit."),
+    "authz.role_exists": N_("This unit already has a role of that name, so nothing was created."),
     "token.name_taken": N_("This unit already has a token of that name, so nothing was created."),
 }
 #: User service error code → the field of the new-person form it concerns.

@@ -56,7 +56,13 @@ class Console:
     refusals: RefusalAudit
     #: Menu entries of a unit's console: (path under /t/{code}/console/, message id).
     menu: tuple[tuple[str, str], ...] = field(
-        default=(("", N_("Overview")), ("units", N_("Units")), ("people", N_("People")), ("tokens", N_("API tokens")))
+        default=(
+            ("", N_("Overview")),
+            ("units", N_("Units")),
+            ("people", N_("People")),
+            ("roles", N_("Roles")),
+            ("tokens", N_("API tokens")),
+        )
     )
 
     @classmethod

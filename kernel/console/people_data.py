@@ -15,7 +15,7 @@ from typing import Any, final
 
 from sqlalchemy import func, or_, select
 
-from nentang.kernel.authz.models import Grant, Role, RolePermission
+from nentang.kernel.authz.models import Grant, Permission, Role, RolePermission
 from nentang.kernel.authz.permissions import GRANTS_MANAGE
 from nentang.kernel.identity.models import User
 from nentang.kernel.identity.user_info import UserInfo
@@ -92,11 +92,14 @@ def grants_of(kernel: Kernel, user: UserInfo, acting: TenantInfo) -> list[HeldGr
         return [HeldGrant(grant_id, role, TenantInfo.of(row)) for grant_id, role, row in session.execute(query)]
 
 
-def role_offers(kernel: Kernel, principal: str, unit: TenantInfo) -> list[RoleOffer]:
-    """The roles visible at ``unit``; empty when the person may not grant there at all."""
+def role_offers(
+    kernel: Kernel, principal: str, unit: TenantInfo, needs: frozenset[str] = frozenset({GRANTS_MANAGE})
+) -> list[RoleOffer]:
+    """The roles visible at ``unit``; empty when the person holds none of ``needs`` there (by
+    default: may not grant there at all)."""
     with kernel.db.platform() as session:
         held = kernel.authz.permissions_in(session, principal, unit.id)
-        if GRANTS_MANAGE not in held:
+        if not held & needs:
             return []
         visible = or_(Role.tenant_id.is_(None), Role.tenant_id.in_(path_ids(unit.path)))
         roles = session.execute(
@@ -113,3 +116,12 @@ def role_offers(kernel: Kernel, principal: str, unit: TenantInfo) -> list[RoleOf
         wanted = tuple(sorted(permissions.get(role_id, [])))
         offers.append(RoleOffer(name, code, wanted, tuple(p for p in wanted if p not in held)))
     return sorted(offers, key=lambda o: (bool(o.missing), o.defined_at or "", o.name))
+
+
+def permission_choices(kernel: Kernel, principal: str, unit: TenantInfo) -> list[tuple[str, str, bool]]:
+    """Every declared permission as (name, description, held by the person at ``unit``): a custom
+    role may be built only from those held."""
+    with kernel.db.platform() as session:
+        held = kernel.authz.permissions_in(session, principal, unit.id)
+        rows = session.execute(select(Permission.name, Permission.description).order_by(Permission.name)).all()
+    return [(name, description, name in held) for name, description in rows]

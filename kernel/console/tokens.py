@@ -11,7 +11,6 @@ revoke. Only the acting unit's tokens, and only for someone holding ``kernel.tok
 from __future__ import annotations
 
 from functools import partial
-from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,7 +19,7 @@ from starlette.routing import Route
 
 from nentang.kernel.authz.permissions import TOKENS_MANAGE
 from nentang.kernel.console import actions, messages, people_data
-from nentang.kernel.console.forms import FieldError, errors_by_field, form_of
+from nentang.kernel.console.forms import FieldError, form_values, form_with_choices
 from nentang.kernel.console.pages import PAGE_SIZE, caller_in, console_of, redirect, refusal, render
 from nentang.kernel.console.pages import tenant_url as url
 from nentang.kernel.http.state import tenant_of
@@ -54,11 +53,8 @@ async def _form(request: Request, fields: dict[str, str], chosen: list[str], err
     offers = await run_in_threadpool(people_data.role_offers, kernel, caller.principal, acting)
     values = {
         "offers": offers,
-        "fields": fields,
-        "chosen": chosen,
-        "errors": errors,
-        "field_errors": errors_by_field(errors),
         "default_days": DEFAULT_DAYS,
+        **form_values(fields, chosen, errors),
     }
     return render(request, "token_new.html", values, status=status)
 
@@ -72,12 +68,10 @@ async def create_token(request: Request) -> Response:
     if refused is not None:
         return refused
     acting = tenant_of(request)
-    body = await request.body()
     try:
-        fields = await form_of(request)
+        fields, chosen = await form_with_choices(request, "roles")
     except ValidationFailed as exc:
         return await _form(request, {}, [], [FieldError("", exc.message)], 400)
-    chosen = parse_qs(body.decode("utf-8", errors="replace")).get("roles", [])
     days = fields.get("days", "").strip()
     if not days.isdigit():
         errors = [FieldError("days", messages.text(request, messages.DAYS_NOT_A_NUMBER))]
