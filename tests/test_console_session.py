@@ -3,40 +3,29 @@ driven as a browser with JavaScript off drives it (plain form posts, redirects f
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from starlette.testclient import TestClient
 
 from nentang.kernel.console import catalogue
 from nentang.kernel.console.csrf import PRE_SESSION_COOKIE
 from nentang.kernel.console.i18n import Formats
 from nentang.kernel.console.security import CONTENT_SECURITY_POLICY
+from nentang.kernel.http.app import create_app
 from nentang.kernel.identity.models import WebSession
+from nentang.kernel.identity.oidc_settings import OIDCSettings
 from nentang.kernel.identity.user_info import UserInfo
-from nentang.kernel.runtime import Kernel
-from nentang.kernel.settings import Settings
+from nentang.kernel.runtime import Kernel, create_kernel
+from tests import console_fixtures
 from tests.conftest import Tree
 from tests.console_fixtures import console_sign_in, form_token, post_form
-from tests.identity_fixtures import actions, identity_settings, make_admin, web_sessions
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return identity_settings(database_url)
-
-
-@pytest.fixture
-def client(https_client: TestClient) -> TestClient:
-    return https_client  # the session cookie is Secure: a browser sends it back only over https
-
-
-@pytest.fixture
-def admin(kernel: Kernel, tree: Tree) -> UserInfo:
-    return make_admin(kernel, "admin.hanoi", "01", tree.p1.id)
-
+from tests.identity_fixtures import actions, identity_settings, web_sessions
 
 # -- sign-in and sign-out -------------------------------------------------------------------------
+
+#: The console tests' fixtures (cheap hashing, https client, the administrator of 01).
+settings, client, admin = console_fixtures.settings, console_fixtures.client, console_fixtures.admin
 
 
 def test_sign_in_opens_a_session_and_lands_where_asked(client: TestClient, kernel: Kernel, admin: UserInfo) -> None:
@@ -186,7 +175,9 @@ def test_every_console_response_carries_the_security_headers(client: TestClient,
         assert headers["referrer-policy"] == "same-origin"
     assert "unsafe-inline" not in CONTENT_SECURITY_POLICY and "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
     assert responses[0].headers["cache-control"] == "no-store"
-    assert "<script" not in responses[0].text and "style=" not in responses[0].text
+    scripts = re.findall(r"<script[^>]*>", responses[0].text)
+    assert scripts == ['<script src="/console/static/console.js" defer>']  # no inline script, none needed
+    assert "style=" not in responses[0].text
 
 
 def test_vietnamese_by_default_and_english_on_request(client: TestClient, admin: UserInfo) -> None:
@@ -211,3 +202,24 @@ def test_numbers_and_dates_follow_vietnamese_conventions() -> None:
 def test_every_message_has_its_vietnamese_translation() -> None:
     assert catalogue.problems() == []
     assert len(catalogue.extracted()) > 50  # the extraction found the templates' messages
+
+
+def test_the_identity_providers_button_appears_where_oidc_is_configured(database_url: str) -> None:
+    oidc = OIDCSettings(
+        issuer="http://127.0.0.1:9/issuer",  # never contacted: the page only links to the start route
+        client_id="console",
+        client_secret="secret",
+        redirect_uri="https://testserver/auth/oidc/callback",
+    )
+    kernel = create_kernel(identity_settings(database_url, oidc=oidc))
+    try:
+        with TestClient(create_app(kernel), base_url="https://testserver") as http:
+            page = http.get("/console/sign-in?next=/t/01/console/units")
+        assert 'href="/auth/oidc/start?return_to=%2Ft%2F01%2Fconsole%2Funits"' in page.text
+        assert "Đăng nhập bằng tài khoản của cơ quan" in page.text
+    finally:
+        kernel.close()
+
+
+def test_no_identity_providers_button_without_oidc(client: TestClient) -> None:
+    assert "/auth/oidc/start" not in client.get("/console/sign-in").text

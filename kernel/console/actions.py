@@ -15,6 +15,8 @@ reason to the page.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from operator import attrgetter
@@ -22,13 +24,14 @@ from typing import Any, Final, final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 
-from nentang.kernel.authz.permissions import TENANTS_CREATE, TENANTS_MANAGE
-from nentang.kernel.console.pages import caller_in, console_of
+from nentang.kernel.authz.permissions import TENANTS_CREATE, TENANTS_MANAGE, TOKENS_MANAGE, USERS_MANAGE
+from nentang.kernel.console.pages import caller_in, console_of, refusal
 from nentang.kernel.http.state import tenant_of
 from nentang.kernel.runtime import Kernel
 from nentang.kernel.tenancy.service import TenantInfo
-from nentang.sdk.errors import PermissionDenied
+from nentang.sdk.errors import NentangError, PermissionDenied
 
 
 @final
@@ -38,10 +41,13 @@ class ConsoleAction:
     name: str
     #: The GraphQL mutation field doing the same act.
     graphql: str
-    #: The permission needed at the unit the act is aimed at.
-    permission: str
+    #: The permission checked at the unit the act is aimed at before the service runs (``None``: the
+    #: service's own delegation check decides, and audits its refusals, as for GraphQL).
+    permission: str | None
     #: The service function, as a path from the kernel (``tenants.create`` is ``kernel.tenants.create``).
     service: str
+    #: The service takes the caller's platform session (its checks read inside the write's transaction).
+    in_session: bool = False
 
     def service_function(self, kernel: Kernel) -> Any:
         return attrgetter(self.service)(kernel)
@@ -53,11 +59,19 @@ ACTIONS: Final = {
         ConsoleAction("unit.create", "createTenant", TENANTS_CREATE, "tenants.create"),
         ConsoleAction("unit.suspend", "suspendTenant", TENANTS_MANAGE, "tenants.suspend"),
         ConsoleAction("unit.reactivate", "reactivateTenant", TENANTS_MANAGE, "tenants.reactivate"),
+        ConsoleAction("user.create", "createUser", USERS_MANAGE, "users.create_user"),
+        ConsoleAction("user.disable", "disableUser", USERS_MANAGE, "users.disable"),
+        ConsoleAction("user.enable", "enableUser", USERS_MANAGE, "users.enable"),
+        ConsoleAction("grant.create", "grantRole", None, "authz.grant", in_session=True),
+        ConsoleAction("grant.revoke", "revokeGrant", None, "authz.revoke", in_session=True),
+        ConsoleAction("role.create", "createRole", None, "authz.create_role", in_session=True),
+        ConsoleAction("token.create", "createApiToken", TOKENS_MANAGE, "tokens.create"),
+        ConsoleAction("token.revoke", "revokeApiToken", None, "tokens.revoke"),
     )
 }
 
 
-async def run(request: Request, name: str, at: TenantInfo, **arguments: Any) -> Any:
+async def run(request: Request, name: str, at: TenantInfo, /, **arguments: Any) -> Any:
     """Check the act's permission at ``at``, then call its service function with ``arguments`` and
     the signed-in person as the actor. Raises what the service raises (nothing changed)."""
     action = ACTIONS[name]
@@ -66,18 +80,42 @@ async def run(request: Request, name: str, at: TenantInfo, **arguments: Any) -> 
     acting = tenant_of(request)
 
     def act() -> Any:
-        try:
-            console.kernel.authz.require(caller.principal, at.id, action.permission)
-        except PermissionDenied as refused:
-            console.refusals.record(
-                actor=caller.actor,
-                tenant_ids=(acting.id, at.id),
-                action="console.refused",
-                target=at.code,
-                code=refused.code,
-                detail={"action": name, "permission": action.permission, "attempted": at.code},
-            )
-            raise
-        return action.service_function(console.kernel)(actor=caller.actor, **arguments)
+        kernel = console.kernel
+        if action.permission is not None:
+            try:
+                kernel.authz.require(caller.principal, at.id, action.permission)
+            except PermissionDenied as refused:
+                console.refusals.record(
+                    actor=caller.actor,
+                    tenant_ids=(acting.id, at.id),
+                    action="console.refused",
+                    target=at.code,
+                    code=refused.code,
+                    detail={"action": name, "permission": action.permission, "attempted": at.code},
+                )
+                raise
+        service = action.service_function(kernel)
+        if not action.in_session:
+            return service(actor=caller.actor, **arguments)
+        with kernel.db.platform() as session, session.begin():
+            return service(session, actor=caller.actor, **arguments)
 
     return await run_in_threadpool(partial(act))
+
+
+Failed = Callable[[NentangError], Awaitable[Response] | Response]
+
+
+async def answer(
+    request: Request, name: str, at: TenantInfo, /, *, done: Callable[[Any], Response], failed: Failed, **arguments: Any
+) -> Response:
+    """:func:`run` the act and answer the browser: ``done(result)`` (a redirect, a page), the refusal
+    page with its reason for want of authority, or ``failed(error)`` for bad input (the form again)."""
+    try:
+        result = await run(request, name, at, **arguments)
+    except PermissionDenied as exc:
+        return refusal(request, "permission", exc.message, status=403, values={"unit": at})
+    except NentangError as exc:
+        page = failed(exc)
+        return await page if inspect.isawaitable(page) else page
+    return done(result)

@@ -51,3 +51,14 @@ async def form_of(request: Request) -> dict[str, str]:
 
 def errors_by_field(errors: list[FieldError]) -> dict[str, str]:
     return {e.field: e.message for e in errors if e.field}
+
+
+async def form_with_choices(request: Request, name: str) -> tuple[dict[str, str], list[str]]:
+    """:func:`form_of`, and every value of the repeated field ``name`` (its checkboxes)."""
+    fields = await form_of(request)
+    return fields, parse_qs((await request.body()).decode("utf-8", errors="replace")).get(name, [])
+
+
+def form_values(fields: dict[str, str], chosen: list[str], errors: list[FieldError]) -> dict[str, object]:
+    """What a form page with checkboxes shows again: the fields typed, the boxes ticked, the errors."""
+    return {"fields": fields, "chosen": chosen, "errors": errors, "field_errors": errors_by_field(errors)}

@@ -22,6 +22,21 @@ BY_CODE: Final = {
     "tenant.code_taken": N_("A unit with this code already exists, so nothing was created."),
     "tenant.rule_violated": N_("This kind of unit cannot be placed here."),
     "tenant.not_found": N_("There is no such unit."),
+    "user.taken": N_("This username is taken, so nothing was created."),
+    "user.unavailable": N_("This username is not available; choose another."),
+    "user.unchanged": N_("The person is already in that state; nothing changed."),
+    "authz.grant_exists": N_("The person already holds this role at this unit."),
+    "authz.unknown_role": N_("There is no such role at this unit."),
+    "authz.role_exists": N_("This unit already has a role of that name, so nothing was created."),
+    "token.name_taken": N_("This unit already has a token of that name, so nothing was created."),
+}
+#: User service error code → the field of the new-person form it concerns.
+USER_FIELDS: Final = {
+    "user.bad_username": ("username", N_("Enter a username of 3 to 64 characters: a-z, 0-9, '.', '_' or '-'")),
+    "user.taken": ("username", None),
+    "user.unavailable": ("username", None),
+    "user.bad_display_name": ("display_name", N_("Enter a name of 1 to 255 characters")),
+    "user.bad_email": ("email", N_("Enter an e-mail address like name@example.gov.vn")),
 }
 #: For a ValidationFailed of the tenant service: the start of its message → (field, sentence).
 VALIDATION_FIELDS: Final = (
@@ -35,6 +50,12 @@ VALIDATION_FIELDS: Final = (
     ("division type", "division_type", N_("Enter a division type of at most 64 characters")),
 )
 STATUS_ALREADY: Final = N_("The unit is already in that state; nothing changed.")
+DAYS_NOT_A_NUMBER: Final = N_("Enter the lifetime as a number of days")
+
+
+def text(request: Request, message: str) -> str:
+    """``message`` (marked with ``N_``) in the page's language."""
+    return _gettext(request, message)
 
 
 def _gettext(request: Request, message: str) -> str:
@@ -60,6 +81,16 @@ def unit_field_error(request: Request, error: NentangError, code: str) -> FieldE
                 return FieldError(field, _gettext(request, sentence))
         return FieldError("", error.message)
     return FieldError("", translated(request, error))
+
+
+def user_field_error(request: Request, error: NentangError) -> FieldError:
+    """The new-person form's error for ``error``, on the field it concerns."""
+    field, sentence = USER_FIELDS.get(error.code, ("", None))
+    return FieldError(field, _gettext(request, sentence) if sentence else translated(request, error))
+
+
+def unit_not_here(request: Request, code: str) -> str:
+    return _gettext(request, N_("There is no unit with the code %(code)s here.")) % {"code": code}
 
 
 def status_of(error: NentangError) -> int:

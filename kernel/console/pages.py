@@ -55,7 +55,15 @@ class Console:
     catalogues: Catalogues
     refusals: RefusalAudit
     #: Menu entries of a unit's console: (path under /t/{code}/console/, message id).
-    menu: tuple[tuple[str, str], ...] = field(default=(("", N_("Overview")), ("units", N_("Units"))))
+    menu: tuple[tuple[str, str], ...] = field(
+        default=(
+            ("", N_("Overview")),
+            ("units", N_("Units")),
+            ("people", N_("People")),
+            ("roles", N_("Roles")),
+            ("tokens", N_("API tokens")),
+        )
+    )
 
     @classmethod
     def build(cls, kernel: Kernel) -> Console:

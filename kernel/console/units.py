@@ -32,7 +32,7 @@ from nentang.kernel.console.pages import tenant_url as url
 from nentang.kernel.http.state import tenant_of
 from nentang.kernel.tenancy.models import ALLOWED_PARENTS, TenantKind
 from nentang.kernel.tenancy.service import TenantInfo
-from nentang.sdk.errors import NentangError, PermissionDenied, TenantNotFound, ValidationFailed
+from nentang.sdk.errors import NentangError, TenantNotFound, ValidationFailed
 
 MAX_QUERY = 100
 
@@ -166,30 +166,35 @@ async def create_unit(request: Request, parent: TenantInfo) -> Response:
         "parent_code": parent.code,
         "division_type": fields.get("division_type", "").strip() or None,
     }
-    try:
-        created: TenantInfo = await actions.run(request, "unit.create", parent, **arguments)
-    except PermissionDenied as exc:
-        return refusal(request, "permission", exc.message, status=403, values={"unit": parent})
-    except NentangError as exc:
+
+    def failed(exc: NentangError) -> Response:
         errors = [messages.unit_field_error(request, exc, arguments["code"])]
         return _new_form(request, parent, fields, errors, messages.status_of(exc))
-    return redirect(request, url(acting.code, "units", created.code, created="1"))
+
+    def done(created: TenantInfo) -> Response:
+        return redirect(request, url(acting.code, "units", created.code, created="1"))
+
+    return await actions.answer(request, "unit.create", parent, done=done, failed=failed, **arguments)
 
 
 async def _change_status(request: Request, unit: TenantInfo, action: str) -> Response:
     acting = tenant_of(request)
     try:
         fields = await form_of(request)
-        arguments = {"reason": fields.get("reason", "").strip()[:500]} if action == "unit.suspend" else {}
-        await actions.run(request, action, unit, code=unit.code, **arguments)
-    except PermissionDenied as exc:
-        return refusal(request, "permission", exc.message, status=403, values={"unit": unit})
-    except NentangError as exc:
+    except ValidationFailed as exc:
+        return await unit_page(request, unit, errors=[FieldError("", exc.message)], status=400)
+    arguments = {"reason": fields.get("reason", "").strip()[:500]} if action == "unit.suspend" else {}
+
+    async def failed(exc: NentangError) -> Response:
         errors = [FieldError("", messages.translated(request, exc))]
         return await unit_page(request, unit, errors=errors, status=messages.status_of(exc))
-    if unit.id == acting.id and action == "unit.suspend":
-        return redirect(request, f"{CONSOLE_HOME}?choose=1")  # the acting unit itself no longer serves
-    return redirect(request, url(acting.code, "units", unit.code, done=action))
+
+    def done(_changed: TenantInfo) -> Response:
+        if unit.id == acting.id and action == "unit.suspend":
+            return redirect(request, f"{CONSOLE_HOME}?choose=1")  # the acting unit itself no longer serves
+        return redirect(request, url(acting.code, "units", unit.code, done=action))
+
+    return await actions.answer(request, action, unit, done=done, failed=failed, code=unit.code, **arguments)
 
 
 async def suspend_unit(request: Request, unit: TenantInfo) -> Response:
