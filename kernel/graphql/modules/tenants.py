@@ -29,7 +29,7 @@ from nentang.kernel.graphql.modules import tenant_data as data
 from nentang.kernel.graphql.pagination import Connection, connection, decode_cursor, encode_cursor
 from nentang.kernel.tenancy.models import TenantKind
 from nentang.kernel.tenancy.service import TenantInfo
-from nentang.sdk.graphql import graphql_metadata
+from nentang.sdk.graphql import batch_resolver, graphql_metadata
 
 #: The deepest a tree may practically be; bounds ``ancestors`` in the cost count.
 MAX_TREE_DEPTH = 32
@@ -82,13 +82,19 @@ class Tenant:
         )
 
     @strawberry.field(description="The tenant directly above (null for the central tenant).")
-    async def parent(self, info: strawberry.Info[GraphQLContext, None]) -> Tenant | None:
+    @batch_resolver
+    async def parent(tenants: list[Tenant], info: strawberry.Info[GraphQLContext, None]) -> list[Tenant | None]:
+        # every tenant of a page at once (batching.py): the grants read once, one read for all parents
         ctx = info.context
-        ctx.require_at(TENANTS_READ, self.info)
-        if self.info.parent_id is None:
-            return None
-        found = await ctx.loader(data.TENANT_BY_ID).load(self.info.parent_id)
-        return Tenant.of(found) if found else None
+        answers: list[Tenant | Exception | None] = list(ctx.refusals_at(TENANTS_READ, [t.info for t in tenants]))
+        wanted = {t.info.parent_id for t, a in zip(tenants, answers, strict=True) if a is None and t.info.parent_id}
+        ids = sorted(wanted)
+        found = dict(zip(ids, await ctx.loader(data.TENANT_BY_ID).load_many(ids), strict=True))
+        parents = {i: Tenant.of(t) for i, t in found.items() if t is not None}  # one object per parent
+        for index, (tenant, answer) in enumerate(zip(tenants, answers, strict=True)):
+            if answer is None and tenant.info.parent_id:
+                answers[index] = parents.get(tenant.info.parent_id)
+        return answers  # type: ignore[return-value]
 
     @strawberry.field(
         description="From the central tenant down to the parent.", metadata=graphql_metadata(max_items=MAX_TREE_DEPTH)

@@ -1,0 +1,66 @@
+"""What a refusal of a service means, in the page's language.
+
+Services raise errors with a stable code and an English message naming the specifics. The console
+shows a translated sentence for each code it knows (the message ids below are in the catalogues)
+and, for those it does not, the service's own message — never nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.requests import Request
+
+from nentang.kernel.console.forms import FieldError
+from nentang.kernel.console.i18n import N_, locale_of
+from nentang.kernel.console.pages import console_of
+from nentang.kernel.http.errors import status_for
+from nentang.sdk.errors import NentangError, TenantCodeTaken, TenantRuleViolated, ValidationFailed
+
+#: Service error code → the sentence shown (translated) in its place.
+BY_CODE: Final = {
+    "tenant.code_taken": N_("A unit with this code already exists, so nothing was created."),
+    "tenant.rule_violated": N_("This kind of unit cannot be placed here."),
+    "tenant.not_found": N_("There is no such unit."),
+}
+#: For a ValidationFailed of the tenant service: the start of its message → (field, sentence).
+VALIDATION_FIELDS: Final = (
+    (
+        "tenant code",
+        "code",
+        N_("Enter a code of 1 to 32 letters, digits, '_', '.' or '-', starting with a letter or digit"),
+    ),
+    ("tenant name", "name", N_("Enter a name of 1 to 255 characters")),
+    ("unknown tenant kind", "kind", N_("Choose a kind of unit from the list")),
+    ("division type", "division_type", N_("Enter a division type of at most 64 characters")),
+)
+STATUS_ALREADY: Final = N_("The unit is already in that state; nothing changed.")
+
+
+def _gettext(request: Request, message: str) -> str:
+    return console_of(request).catalogues.get(locale_of(request)).gettext(message)
+
+
+def translated(request: Request, error: NentangError) -> str:
+    if isinstance(error, TenantRuleViolated) and "already" in error.message:
+        return _gettext(request, STATUS_ALREADY)
+    known = BY_CODE.get(error.code)
+    return _gettext(request, known) if known is not None else error.message
+
+
+def unit_field_error(request: Request, error: NentangError, code: str) -> FieldError:
+    """The provisioning form's error for ``error``, on the field it concerns."""
+    if isinstance(error, TenantCodeTaken):
+        return FieldError("code", translated(request, error))
+    if isinstance(error, TenantRuleViolated):  # a ValidationFailed too: checked first
+        return FieldError("kind", translated(request, error))
+    if isinstance(error, ValidationFailed):
+        for start, field, sentence in VALIDATION_FIELDS:
+            if error.message.startswith(start):
+                return FieldError(field, _gettext(request, sentence))
+        return FieldError("", error.message)
+    return FieldError("", translated(request, error))
+
+
+def status_of(error: NentangError) -> int:
+    return status_for(error) if status_for(error) != 500 else 400
