@@ -57,7 +57,7 @@ ACTIONS: Final = {
 }
 
 
-async def run(request: Request, name: str, at: TenantInfo, **arguments: Any) -> Any:
+async def run(request: Request, name: str, at: TenantInfo, /, **arguments: Any) -> Any:
     """Check the act's permission at ``at``, then call its service function with ``arguments`` and
     the signed-in person as the actor. Raises what the service raises (nothing changed)."""
     action = ACTIONS[name]
