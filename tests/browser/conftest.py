@@ -14,47 +14,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
 
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.bootstrap import ensure_administrator
 from nentang.kernel.runtime import Kernel
 from nentang.kernel.settings import Settings
+from tests.browser.live import ACTION_TIMEOUT_MS, CHROMIUM, PAGE_ERRORS, Account, LivePlatform, missing_browser
 from tests.conftest import Tree
 from tests.identity_fixtures import identity_settings
 from tests.loopback_server import serving
-
-CHROMIUM = Path("/usr/bin/chromium")
-#: How long one browser action may wait (a page, a click) before the test fails: generous for a
-#: host of 2 cores shared with other work, short enough that a missing element fails fast.
-ACTION_TIMEOUT_MS = 15_000
-
-
-@dataclass(frozen=True)
-class Account:
-    username: str
-    password: str
-    tenant_code: str
-
-
-@dataclass(frozen=True)
-class LivePlatform:
-    """The platform as a person meets it: a base URL and the demo-like accounts to sign in with."""
-
-    url: str
-    kernel: Kernel
-    tree: Tree
-    central_admin: Account
-    province_admin: Account  # admin at province 01 (communes 00001, 00002), not at 02 (commune 00003)
-
-    def tenant_url(self, code: str, path: str = "") -> str:
-        return f"{self.url}/t/{code}/{path.lstrip('/')}"
 
 
 @pytest.fixture
@@ -62,16 +36,6 @@ def settings(database_url: str) -> Settings:
     # the served platform is plain http on loopback, as the demo: the session cookie goes without
     # Secure there (and only there); cheap password hashing, as in the identity tests
     return identity_settings(database_url, session_cookie_secure=False)
-
-
-def missing_browser(executable: Path, environ: Mapping[str, str]) -> tuple[str, str] | None:
-    """``None`` when ``executable`` can be launched; else ``("skip" | "fail", reason)``."""
-    if executable.is_file() and os.access(executable, os.X_OK):
-        return None
-    reason = f"Debian's chromium is not installed ({executable} missing): apt-get install chromium"
-    if environ.get("NENTANG_REQUIRE_BROWSER") == "1":
-        return "fail", f"NENTANG_REQUIRE_BROWSER=1 but {reason}"
-    return "skip", reason
 
 
 @pytest.fixture(scope="session")
@@ -111,14 +75,31 @@ def live(kernel: Kernel, tree: Tree) -> Iterator[LivePlatform]:
         yield LivePlatform(url, kernel, tree, *accounts)
 
 
+def _is_fault(message: ConsoleMessage) -> bool:
+    # a failed load is reported with its URL by _failed (the console's message does not name it)
+    return message.type == "error" and not message.text.startswith("Failed to load resource")
+
+
+def _failed(answer: Response) -> bool:
+    """A file the page needed that did not come (a page's own status is the test's to check)."""
+    return answer.status >= 400 and answer.request.resource_type != "document"
+
+
 @contextmanager
 def _page_in_own_context(browser: Browser, base_url: str | None) -> Iterator[Page]:
     # a context per page: no cookies or storage shared between tests; Vietnamese by default
     context = browser.new_context(base_url=base_url, locale="vi-VN", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(ACTION_TIMEOUT_MS)
+    opened = context.new_page()
+    errors = PAGE_ERRORS[opened] = []
+    # what the browser's console reports: a script the CSP blocked, a static file that is missing, a JS error
+    opened.on("console", lambda message: errors.append(message.text) if _is_fault(message) else None)
+    opened.on("response", lambda answer: errors.append(f"{answer.status} {answer.url}") if _failed(answer) else None)
+    opened.on("pageerror", lambda error: errors.append(str(error)))
     try:
-        yield context.new_page()
+        yield opened
     finally:
+        PAGE_ERRORS.pop(opened, None)
         context.close()
 
 

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, Response
 
 from nentang.kernel.console.i18n import Catalogues
 from tests.browser.axe import assert_accessible
-from tests.browser.conftest import Account
+from tests.browser.live import PAGE_ERRORS, Account
 from tests.browser.screens import screenshot
 
 
@@ -43,5 +43,7 @@ def check_page(page: Page, name: str, *, status: int = 200, answer: Response | N
     if answer is not None:
         assert answer.status == status, f"{page.url}: {answer.status}"
     assert page.locator("main#main").count() == 1, f"{page.url} has no main landmark"
+    errors = PAGE_ERRORS.get(page, [])
+    assert errors == [], f"{page.url}: the browser console shows errors: {errors}"
     assert_accessible(page, name)
     screenshot(page, name)

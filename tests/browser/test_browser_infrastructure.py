@@ -13,7 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.axe import assert_accessible, scan
-from tests.browser.conftest import CHROMIUM, LivePlatform, missing_browser
+from tests.browser.console_pages import check_page
+from tests.browser.live import CHROMIUM, PAGE_ERRORS, LivePlatform, missing_browser
 from tests.browser.screens import SCREENSHOTS, screenshot
 
 SIGN_IN = """async ([username, password]) => {
@@ -86,3 +87,22 @@ def test_screenshots_are_pngs_under_var_and_names_are_checked(blank_page: Page) 
     assert path.parent == SCREENSHOTS and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="lower-case letters"):
         screenshot(blank_page, "../escape")
+
+
+def test_a_page_check_fails_on_a_script_the_csp_blocks_or_a_missing_file(page: Page) -> None:
+    page.goto("/console/sign-in")
+    check_page(page, "sign-in")
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
+        " document.body.append(s) }"
+    )
+    page.wait_for_timeout(200)  # the browser reports the violation after the call returns
+    with pytest.raises(AssertionError, match="inline script violates the following Content Security Policy"):
+        check_page(page, "sign-in")
+    assert page.evaluate("() => window.ran") is None  # blocked, not only reported
+    PAGE_ERRORS[page].clear()
+    with page.expect_response("**/console/static/missing.png"):
+        page.evaluate("() => { const i = new Image(); i.src = '/console/static/missing.png'; document.body.append(i) }")
+    page.wait_for_timeout(200)  # the console message follows the response
+    with pytest.raises(AssertionError, match=r"404 http://127\.0\.0\.1:\d+/console/static/missing\.png"):
+        check_page(page, "sign-in")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import Account, LivePlatform
 from tests.browser.console_pages import check_page, sign_in, vi
+from tests.browser.live import Account, LivePlatform
 
 
 def test_the_sign_in_page_is_vietnamese_and_accessible(page: Page) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LivePlatform
 from tests.browser.console_pages import check_page, sign_in, vi
+from tests.browser.live import LivePlatform
 
 
 def test_a_province_administrator_sees_its_communes_only_and_searches_them(page: Page, live: LivePlatform) -> None:
