@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import schemathesis.graphql
 from graphql import language
 from hypothesis import HealthCheck, Phase, given, settings
@@ -132,7 +133,7 @@ def _fuzz_operation(
         response = case.call(headers=headers)
         tally.record(identity, response.status_code, str(case.body))
 
-    run()
+    (hypothesis.seed(seed)(run) if seed else run)()
 
 
 @contextmanager
@@ -152,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=10, help="cases per root field and identity (default 10)")
     parser.add_argument("--postgres-url", help="fuzz a throwaway database next to this PostgreSQL URL")
-    parser.add_argument("--seed", type=int, default=0, help="0: the same cases every run; else random")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="0: the same cases every run (derandomized); else the seed of other cases"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.examples <= 10_000:
         parser.error(f"--examples must be from 1 to 10000, not {args.examples}")
