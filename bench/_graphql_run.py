@@ -20,7 +20,7 @@ from _graphql_drive import Driver, Figures, ReadProbe, lifespan
 from _graphql_lists import list_document, list_floor, strawberry_app
 from _graphql_stacks import Rows, floor_app
 from _support import as_login, postgres_unreachable, throwaway_login_role, throwaway_postgres
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from nentang.kernel.graphql.config import GraphQLSettings
 from nentang.kernel.http.app import create_app
@@ -110,6 +110,20 @@ def database(args: argparse.Namespace, dialect: str) -> Iterator[tuple[str, str 
         yield url, as_login(url, role), role
 
 
+def member_of_app_role(owner_url: str, app_role: str, login: str) -> None:
+    """Production's step 3 (docs/operations.md): the login role a member of the app role. The app
+    role is made first if this cluster has none yet, as a DBA would (the migration then keeps it)."""
+    engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": app_role}).first()
+            if exists is None:
+                connection.execute(text(f'CREATE ROLE "{app_role}" NOLOGIN NOBYPASSRLS'))
+            connection.execute(text(f'GRANT "{app_role}" TO "{login}"'))
+    finally:
+        engine.dispose()
+
+
 def _reference(query: Query, status: int, body: bytes) -> bytes:
     answer = json.loads(body) if status == 200 else {}
     data = answer.get("data") or {}
@@ -133,12 +147,11 @@ def measure(args: argparse.Namespace, dialect: str, profiler: cProfile.Profile |
             log_level="WARNING",
             graphql=limits,
         )
+        if role is not None:
+            member_of_app_role(url, settings.app_role, role)
         kernel = create_kernel(settings)
         try:
             kernel.upgrade_database()
-            if role is not None:
-                with kernel.db.owner_engine.begin() as connection:
-                    connection.execute(text(f'GRANT "{settings.app_role}" TO "{role}"'))
             reader_token, viewer_token, commune_id = seed(kernel)
             rows = Rows(login_url or url, commune_id)
             if rows.postgres and not rows.policies_apply():
