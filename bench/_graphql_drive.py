@@ -79,7 +79,8 @@ class Driver:
                 status, answer = await self.post(body)
                 if status != 200 or answer != expected:
                     raise WrongAnswer(
-                        f"graphql: {self.stack} answered a timed {query} request wrongly (HTTP {status}): {answer[:300]!r}"
+                        f"graphql: {self.stack} answered a timed {query} request wrongly "
+                        f"(HTTP {status}): {answer[:300]!r}"
                     )
                 self.checked += 1
 
@@ -135,7 +136,8 @@ class ReadProbe:
         if not self.on_loop:
             raise SystemExit(f"graphql: ours read nothing from {self.table!r}: the probe cannot tell where it reads")
         on = sum(self.on_loop)
-        return f"{len(self.on_loop)} SELECT(s) on {self.table}, {on} on the event loop, {len(self.on_loop) - on} in a thread"
+        off = len(self.on_loop) - on
+        return f"{len(self.on_loop)} SELECT(s) on {self.table}, {on} on the event loop, {off} in a thread"
 
     @property
     def hops(self) -> bool:

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from _graphql_stacks import Rows, feedback_query, strawberry_schema
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,8 +24,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.dataloader import DataLoader
-
-from _graphql_stacks import Rows, feedback_query, strawberry_schema
 
 NODE = "code name kind divisionType status depth createdAt updatedAt parent { code }"
 
@@ -73,7 +72,9 @@ def _utc(at: datetime) -> str:
 
 
 def _cursor(row: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps([row.depth, row.code], separators=(",", ":")).encode()).decode().rstrip("=")
+    return (
+        base64.urlsafe_b64encode(json.dumps([row.depth, row.code], separators=(",", ":")).encode()).decode().rstrip("=")
+    )
 
 
 def list_floor(rows: Rows) -> Route:

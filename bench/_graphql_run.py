@@ -19,7 +19,6 @@ from typing import Any
 from _graphql_drive import Driver, Figures, ReadProbe, lifespan
 from _graphql_lists import list_document, list_floor, strawberry_app
 from _graphql_stacks import Rows, floor_app
-from _support import as_login, postgres_unreachable, throwaway_login_role, throwaway_postgres
 from sqlalchemy import create_engine, text
 
 from nentang.kernel.graphql.config import GraphQLSettings
@@ -30,6 +29,8 @@ from nentang.kernel.runtime import Kernel, create_kernel
 from nentang.kernel.settings import Settings
 from nentang.kernel.tenancy.models import TenantKind
 from nentang.kernel.tenancy.seed import seed_national_tree
+
+from _support import as_login, postgres_unreachable, throwaway_login_role, throwaway_postgres
 
 ROWS = 1_000
 STACKS = ("floor", "strawberry", "ours")
@@ -105,7 +106,9 @@ def database(args: argparse.Namespace, dialect: str) -> Iterator[tuple[str, str 
         return
     reason = postgres_unreachable(args.postgres_url)
     if reason:
-        raise SystemExit(f"graphql: PostgreSQL at {args.postgres_url} is not usable ({reason}); --skip-postgres to skip")
+        raise SystemExit(
+            f"graphql: PostgreSQL at {args.postgres_url} is not usable ({reason}); --skip-postgres to skip"
+        )
     with throwaway_login_role(args.postgres_url) as role, throwaway_postgres(args.postgres_url) as url:
         yield url, as_login(url, role), role
 
@@ -162,7 +165,9 @@ def measure(args: argparse.Namespace, dialect: str, profiler: cProfile.Profile |
                 rows.close()
         finally:
             kernel.close()
-    run.notes.insert(0, f"login role {'of its own, member of ' + settings.app_role if role else '-'} ({url.split('/')[-1]})")
+    run.notes.insert(
+        0, f"login role {'of its own, member of ' + settings.app_role if role else '-'} ({url.split('/')[-1]})"
+    )
     return run
 
 
@@ -193,7 +198,9 @@ def _measure(
                 with probe.watching(query.table):
                     status, ours_first = loop.run_until_complete(ours_driver.post(body))
                 if status != 200 or b'"errors"' in ours_first:
-                    raise SystemExit(f"graphql: ours failed the {query.name} query (HTTP {status}): {ours_first[:500]!r}")
+                    raise SystemExit(
+                        f"graphql: ours failed the {query.name} query (HTTP {status}): {ours_first[:500]!r}"
+                    )
                 rows.access.hop = probe.hops
                 run.notes.append(
                     f"{query.name}: ours read {probe.where()} -> the baselines read "
@@ -213,7 +220,9 @@ def _measure(
                 requests = args.list_requests if query.name == "list" else args.requests
                 warmup = max(args.warmup * requests // args.requests, 2)
                 for stack, driver in drivers.items():
-                    loop.run_until_complete(driver.run(sent[stack], expected[stack], warmup, args.concurrency, query.name))
+                    loop.run_until_complete(
+                        driver.run(sent[stack], expected[stack], warmup, args.concurrency, query.name)
+                    )
                 rounds: dict[str, list[Figures]] = {stack: [] for stack in STACKS}
                 for _ in range(args.rounds):
                     for stack, driver in drivers.items():

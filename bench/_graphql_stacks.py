@@ -24,8 +24,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from strawberry.tools import merge_types
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.tools import merge_types
 
 R = TypeVar("R")
 

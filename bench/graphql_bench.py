@@ -10,7 +10,7 @@ Run from the repository root::
 Baselines (the same rows, the same statements run where ours runs them, the same JSON):
 
 - floor: a plain Starlette endpoint building the same JSON by hand, byte-identical to ours (asserted).
-- strawberry: the same schema on strawberry's ASGI app with ParserCache and ValidationCache on, a DataLoader for the list's parent; equal JSON (asserted).
+- strawberry: the same schema, ParserCache and ValidationCache on, a DataLoader for parent; equal JSON.
 
 Both read with SQLAlchemy Core the way ours reads (``_graphql_stacks.py``): on PostgreSQL through the
 same login role as ours (a ``LOGIN NOBYPASSRLS`` member of the app role, row-level security checked
