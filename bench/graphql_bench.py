@@ -35,7 +35,8 @@ Ratios, of CPU per request: ``ours_vs_strawberry`` = strawberry / ours (higher i
 strawberry and <= 2 x the floor on both databases; list <= 2.5 x the floor and >= 5 x strawberry.
 The last line is ``graphql: floor_cpu_ms= strawberry_cpu_ms= ours_cpu_ms= ours_vs_strawberry=
 ours_vs_floor= pg_ours_vs_strawberry= pg_ours_vs_floor= list_ours_vs_floor= list_ours_vs_strawberry=
-checked=`` (the first five of SQLite's small query, the list's of SQLite).
+checked=`` (the first five of SQLite's small query, the list's of SQLite; ``checked`` counts the
+answers compared with their reference, warm-up and timed, on both databases).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def report(runs: list[Run], checked: int) -> list[str]:
             plain_x, floor_x = vs(run, name)
             lines.append(
                 f"{run.dialect} {name}: "
-                + " ".join(f"{s}_rps={f.rps:.0f} {s}_cpu_ms={f.cpu_ms:.3f}" for s, f in figures.items())
+                + " ".join(f"{s}_rps={f.rps:.4g} {s}_cpu_ms={f.cpu_ms:.3f}" for s, f in figures.items())
                 + f" ours_vs_strawberry={plain_x:.2f} ours_vs_floor={floor_x:.2f}"
             )
     for run in runs:
