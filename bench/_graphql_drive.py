@@ -137,7 +137,8 @@ class ReadProbe:
             raise SystemExit(f"graphql: ours read nothing from {self.table!r}: the probe cannot tell where it reads")
         on = sum(self.on_loop)
         off = len(self.on_loop) - on
-        return f"{len(self.on_loop)} SELECT(s) on {self.table}, {on} on the event loop, {off} in a thread"
+        mixed = " (mixed: the baselines hop for every statement, which favours ours)" if on and off else ""
+        return f"{len(self.on_loop)} SELECT(s) on {self.table}, {on} on the event loop, {off} in a thread{mixed}"
 
     @property
     def hops(self) -> bool:
