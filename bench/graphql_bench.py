@@ -10,13 +10,13 @@ Run from the repository root::
 Baselines (the same rows, the same statements run where ours runs them, the same JSON):
 
 - floor: a plain Starlette endpoint building the same JSON by hand, byte-identical to ours (asserted).
-- strawberry: the same schema, ParserCache and ValidationCache on, a DataLoader for parent; equal JSON.
+- strawberry: the same schema, ParserCache and ValidationCache on, a DataLoader for parent; equal JSON (asserted).
 
 Both read with SQLAlchemy Core the way ours reads (``_graphql_stacks.py``): on PostgreSQL through the
 same login role as ours (a ``LOGIN NOBYPASSRLS`` member of the app role, row-level security checked
 to be in force) with the tenant set in the read's transaction; on SQLite on a kept connection per
 thread. Each statement runs on the event loop when ours ran its reads there, else in a thread and
-back (``run_in_executor``): a probe on our engine records where ours ran them, first, per query.
+back (``run_in_executor``): a probe records, per query, where a warm request of ours ran them.
 
 Three queries over the ``feedback`` plugin's 1,000 rows and the seeded national tree: **small** —
 ``feedback_items(first: 1)`` with five fields; **page** — ``feedback_items(first: 100)``, three
