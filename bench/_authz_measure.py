@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from nentang.kernel.authz.permissions import AUDIT_READ
-from nentang.kernel.data.engines import create_owner_engine
+from nentang.kernel.data.engines import create_app_engine, create_owner_engine
 from nentang.kernel.runtime import Kernel, create_kernel
 
 from _authz_children import POLL_INTERVAL_S, WATCH_TIMEOUT_S, Child
@@ -235,11 +235,15 @@ def floor_ready(url: str) -> float:
 
 
 def floor_cold(url: str, pop: Population, users: Sequence[int]) -> tuple[float, ...]:
-    """The cache miss's query through a bare DB-API cursor on an open connection, in µs."""
-    engine = create_owner_engine(url)
+    """The miss's query through a bare DB-API cursor on an open connection, in µs: as the same login
+    role under the same row-level security as the kernel's (PostgreSQL), in autocommit as the kernel's."""
+    settings = bench_settings(url)
+    engine = create_app_engine(url, settings.app_database_url, settings.app_role)
     try:
         raw = engine.raw_connection()
         try:
+            if engine.dialect.name == "postgresql":
+                raw.dbapi_connection.autocommit = True
             cursor = raw.cursor()
             mark = "?" if engine.dialect.name == "sqlite" else "%s"
             query = f"SELECT tenant_id, role_id FROM kernel_grant WHERE principal = {mark}"

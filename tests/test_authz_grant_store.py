@@ -24,6 +24,14 @@ from tests.authz_helpers import bootstrap_admin, make_user
 from tests.conftest import Tree
 
 
+@pytest.fixture(autouse=True)
+def deaf(kernel: Kernel) -> None:
+    """No watcher thread: a poll racing with this worker's own commit may flush the table at any
+    moment (harmless: checks then read through), which would blur what each test looks at. This
+    worker's own changes still reach it at commit, which is what is tested here."""
+    kernel.watcher.stop()
+
+
 def revoke_all(kernel: Kernel, principal: Actor) -> None:
     with kernel.db.platform() as session, session.begin():
         kernel.authz.revoke_all_for(session, actor=Actor.system("test"), principal=str(principal))

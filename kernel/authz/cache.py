@@ -102,7 +102,9 @@ class GrantReader:
         raw = self._engine.raw_connection()
         try:
             if self._postgres:
-                cursor = raw.dbapi_connection.cursor(name="nentang_all_grants")  # server-side: streamed
+                cursor = raw.dbapi_connection.cursor(
+                    name="nentang_all_grants", binary=True
+                )  # streamed; binary: no int parsing
             else:
                 cursor = raw.dbapi_connection.cursor()
             try:
