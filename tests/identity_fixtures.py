@@ -79,7 +79,15 @@ def actions(kernel: Kernel, tenant_id: int) -> list[str]:
 
 #: Audit actions that record a refused attempt: the one thing a refused request does write.
 REFUSAL_ACTIONS = frozenset(
-    {"graphql.refused", "graphql.tenant_refused", "authz.refused", "user.refused", "token.refused"}
+    {
+        "graphql.refused",
+        "graphql.tenant_refused",
+        "authz.refused",
+        "user.refused",
+        "token.refused",
+        "console.refused",
+        "console.tenant_refused",
+    }
 )
 
 

@@ -385,6 +385,8 @@ def test_demo_sets_up_the_national_tree_under_var(
     out = ok(runner.invoke(app, ["demo", "--no-serve"], env=unset))
     assert "national tree seeded: 1 central + 34 provinces + 3321 communes (3356 tenants in all)" in out
     assert "NenTang demo: http://127.0.0.1:8000" in out
+    assert "console:      http://127.0.0.1:8000/console/" in out
+    assert re.search(r"sign in:      user 'admin', password \S+", out)
     assert "database:     sqlite:///var/nentang.db" in out
     assert (tmp_path / "var" / "nentang.db").is_file()
     assert no_uvicorn == []

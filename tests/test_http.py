@@ -59,7 +59,7 @@ def add_route(app: Starlette, route: Route, *, under_tenant: bool = False) -> No
     if not under_tenant:
         app.router.routes.append(route)
         return
-    (mount,) = [r for r in app.router.routes if isinstance(r, Mount)]
+    (mount,) = [r for r in app.router.routes if isinstance(r, Mount) and r.path == "/t/{tenant}"]
     mount.app.app.routes.append(route)  # type: ignore[attr-defined]  # TenantBindingMiddleware → Router
 
 

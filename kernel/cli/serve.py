@@ -117,6 +117,7 @@ def demo(
     url = f"http://{host}:{port}"
     typer.echo("")
     typer.secho(f"NenTang demo: {url}", bold=True)
+    typer.secho(f"  console:      {url}/console/   (sign in with the user and password below)", bold=True)
     typer.echo(f"  health:       {url}/healthz   readiness: {url}/readyz")
     typer.echo(f"  a tenant:     {url}/t/{CENTRAL_CODE}/   (a province: {url}/t/01/, a commune: {url}/t/00070/)")
     typer.echo(f"  database:     {shown_database_url(settings.database_url)}")

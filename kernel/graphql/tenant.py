@@ -95,11 +95,8 @@ class TenantResolver:
         return tenant
 
     def _stands_at(self, caller: Caller, tenant: TenantInfo) -> bool:
-        authz = self._kernel.authz
-        path = authz.paths.get(tenant.id)
-        if caller.user is not None and caller.user.home_tenant_id in path:
-            return True
-        return any(granted_at in path for granted_at, _role in authz.grants.get(caller.principal))
+        home = caller.user.home_tenant_id if caller.user is not None else None
+        return self._kernel.authz.stands_at(caller.principal, home, tenant.id)
 
     def _lookup(self, *, code: str | None = None, tenant_id: int | None = None) -> tuple[TenantInfo, bool]:
         if code is None:

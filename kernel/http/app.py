@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, Router
 
+from nentang.kernel.console.app import console_mounts, is_console_path
 from nentang.kernel.data.failures import OutageLog
 from nentang.kernel.graphql.endpoint import GraphQLEndpoint
 from nentang.kernel.graphql.engine import GraphQLEngine
@@ -53,12 +54,13 @@ def create_app(kernel: Kernel, *, close_kernel_on_shutdown: bool = False) -> Sta
             Route("/readyz", readyz, methods=["GET"]),
             *auth_routes.routes,
             *oidc_routes.routes,
+            *console_mounts(kernel),  # /console/ and /t/{code}/console/: before the tenant mount
             Mount("/t/{tenant}", app=tenant_app),
         ],
         middleware=[
             Middleware(WorkerIdMiddleware),  # diagnostic X-NenTang-Worker header, on every response
             Middleware(RequestContextMiddleware),
-            Middleware(AuthenticationMiddleware, kernel=kernel),
+            Middleware(AuthenticationMiddleware, kernel=kernel, csrf_checked_elsewhere=is_console_path),
         ],
         exception_handlers={
             NentangError: nentang_error,

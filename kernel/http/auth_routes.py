@@ -103,8 +103,15 @@ async def logout(request: Request) -> Response:
     if caller.session is None:
         return _sign_in_first("sign-out needs the session cookie of a signed-in browser")
     client = request.client.host if request.client else None
-    await run_in_threadpool(_sign_out, kernel, caller.session, client)
+    await run_in_threadpool(sign_out, kernel, caller.session, client)
     response = JSONResponse({"status": "signed out"})
+    clear_session_cookie(request, response)
+    return response
+
+
+def clear_session_cookie(request: Request, response: Response) -> None:
+    """Tell the browser to forget its session cookie (after sign-out)."""
+    kernel = kernel_of(request)
     response.delete_cookie(
         kernel.settings.identity.session_cookie_name,
         path="/",
@@ -112,7 +119,6 @@ async def logout(request: Request) -> Response:
         samesite="lax",
         secure=kernel.sessions.cookie_secure(scheme=request.url.scheme, host=request.url.hostname or ""),
     )
-    return response
 
 
 async def me(request: Request) -> Response:
@@ -122,7 +128,7 @@ async def me(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(_describe, request, caller))
 
 
-def _sign_out(kernel: Kernel, active: ActiveSession, client: str | None) -> None:
+def sign_out(kernel: Kernel, active: ActiveSession, client: str | None) -> None:
     """End the session and, if this request was the one that ended it, record the sign-out."""
     if not kernel.sessions.revoke(active.id):
         return  # a concurrent sign-out already ended (and recorded) it

@@ -13,7 +13,9 @@ valid. Deciding *what* the caller may do is not done here: routes ask the author
   DELETE) authenticated by it must carry the session's CSRF token, in the ``X-CSRF-Token`` header or
   as the ``csrf_token`` field of a URL-encoded form; otherwise 403 ``auth.csrf``. Bearer requests are
   exempt: a cross-site page cannot make a browser attach an Authorization header.
-- Paths in ``csrf_exempt_paths`` (sign-in) are not checked: they do not act with the session.
+- Paths in ``csrf_exempt_paths`` (sign-in) are not checked: they do not act with the session. Paths
+  for which ``csrf_checked_elsewhere`` says yes (the web console's) are checked by their own
+  middleware, which wraps every route of that mount and answers with a page, not JSON.
 - A valid credential of a suspended tenant is refused with 403 ``auth.tenant_suspended``: a session
   whose user's home tenant (or an ancestor of it) is suspended, a token whose tenant (or an ancestor)
   is. The answer comes from the worker's :class:`~nentang.kernel.tenancy.serving.ServingTenants`,
@@ -30,7 +32,7 @@ goes to a worker thread and the database.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Final
 from urllib.parse import parse_qs
@@ -62,11 +64,18 @@ DEFAULT_CSRF_EXEMPT: Final = frozenset({"/auth/login"})
 
 
 class AuthenticationMiddleware:
-    def __init__(self, app: ASGIApp, kernel: Kernel, csrf_exempt_paths: Iterable[str] = DEFAULT_CSRF_EXEMPT) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        kernel: Kernel,
+        csrf_exempt_paths: Iterable[str] = DEFAULT_CSRF_EXEMPT,
+        csrf_checked_elsewhere: Callable[[str], bool] | None = None,
+    ) -> None:
         self.app = app
         self.kernel = kernel
         self.cookie_name = kernel.settings.identity.session_cookie_name
         self.csrf_exempt_paths = frozenset(csrf_exempt_paths)
+        self.csrf_checked_elsewhere = csrf_checked_elsewhere
         #: Valid credentials refused for a suspended tenant are security events: audited (deduplicated).
         self.refusals = SuspendedRefusals(kernel.db, kernel.audit)
 
@@ -86,8 +95,8 @@ class AuthenticationMiddleware:
             if isinstance(caller, JSONResponse):
                 await caller(scope, receive, send)
                 return
-            if caller.session is not None and _needs_csrf(scope, self.csrf_exempt_paths):
-                sent, receive = await _csrf_token_sent(scope, headers, receive)
+            if caller.session is not None and self._needs_csrf(scope):
+                sent, receive = await csrf_token_sent(scope, headers, receive)
                 if sent is None or not hmac.compare_digest(sent.encode(), caller.session.csrf_token.encode()):
                     why = "missing" if sent is None else "wrong"
                     message = (
@@ -142,6 +151,11 @@ class AuthenticationMiddleware:
             )
         return Caller.of_session(active)
 
+    def _needs_csrf(self, scope: Scope) -> bool:
+        if scope["method"] not in UNSAFE_METHODS or scope["path"] in self.csrf_exempt_paths:
+            return False
+        return self.csrf_checked_elsewhere is None or not self.csrf_checked_elsewhere(scope["path"])
+
     async def _audit_refusal(self, scope: Scope, actor: Actor, tenant_id: int, suspended: str) -> None:
         record = partial(
             self.refusals.record,
@@ -177,11 +191,7 @@ def _suspended(scope: Scope, message: str) -> JSONResponse:
     return error_response(scope, "auth.tenant_suspended", message, 403)
 
 
-def _needs_csrf(scope: Scope, exempt: frozenset[str]) -> bool:
-    return scope["method"] in UNSAFE_METHODS and scope["path"] not in exempt
-
-
-async def _csrf_token_sent(scope: Scope, headers: Headers, receive: Receive) -> tuple[str | None, Receive]:
+async def csrf_token_sent(scope: Scope, headers: Headers, receive: Receive) -> tuple[str | None, Receive]:
     """The CSRF token the request carries, and a ``receive`` that still yields the whole body
     (reading a form to find the field must not take the body away from the route)."""
     sent = headers.get(CSRF_HEADER)
