@@ -47,7 +47,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import strawberry
-from graphql_bench import Driver, database, lifespan
+from _graphql_drive import Driver, lifespan
+from _graphql_run import database
 from sqlalchemy import create_engine, select
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -208,10 +209,10 @@ def measure(args: argparse.Namespace, url: str) -> tuple[dict[str, tuple[float, 
         ours = create_app(kernel)
         json_headers = {"content-type": "application/json"}
         apps = {
-            "floor": (Driver(floor_app(reader), "/tenants", json_headers), {"parent": "01", "first": ITEMS}),
-            "strawberry": (Driver(strawberry_app(reader), "/graphql", json_headers), {"query": QUERY}),
+            "floor": (Driver("floor", floor_app(reader), "/tenants", json_headers), {"parent": "01", "first": ITEMS}),
+            "strawberry": (Driver("strawberry", strawberry_app(reader), "/graphql", json_headers), {"query": QUERY}),
             "ours": (
-                Driver(ours, "/graphql", {**json_headers, "authorization": f"Bearer {token}"}),
+                Driver("ours", ours, "/graphql", {**json_headers, "authorization": f"Bearer {token}"}),
                 {"query": QUERY},
             ),
         }
@@ -253,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=2, help="requests in flight at once")
     args = parser.parse_args(argv)
-    with database(args) as url:
+    # the tenant table is the platform's (no row-level security): the owner's URL serves all three
+    with database(args, "postgresql" if args.postgres else "sqlite") as (url, _login_url, _role):
         figures, checked = measure(args, url)
     print(
         f"setup: {'postgresql' if args.postgres else 'sqlite'}, {ITEMS} items, {args.rounds} rounds x "
