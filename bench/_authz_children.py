@@ -8,8 +8,6 @@ import inspect
 import json
 import math
 import queue
-import random
-import statistics
 import subprocess
 import sys
 import threading
@@ -25,9 +23,7 @@ from sqlalchemy.engine import make_url
 from nentang.kernel.propagation.watcher import ChangeWatcher
 from nentang.kernel.runtime import create_kernel
 
-from _authz_plan import stock_calls
-from _authz_population import SEED, Population, bench_settings
-from _support import percentile, settled_rss_mb, time_calls, timer_overhead_ns
+from _authz_population import bench_settings
 
 CHILD_FLAG = "--bench-child"
 MARK = "@@bench "
@@ -38,25 +34,6 @@ POLL_INTERVAL_S: float = inspect.signature(ChangeWatcher).parameters["poll_inter
 #: How long the spinning child sleeps between two checks.
 SPIN_SLEEP_S = 0.0002
 WATCH_TIMEOUT_S = 10.0
-STOCK_LADDER = (10_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000)
-#: A stock load whose RSS would pass this is not attempted (the machine has 24 GiB; two cores).
-STOCK_RSS_LIMIT_MB = 12_288.0
-STOCK_MODEL = """\
-[request_definition]
-r = sub, dom, obj
-
-[policy_definition]
-p = sub, dom, obj
-
-[role_definition]
-g = _, _, _
-
-[policy_effect]
-e = some(where (p.eft == allow))
-
-[matchers]
-m = g(r.sub, p.sub, r.dom) && (p.dom == "*" || r.dom == p.dom) && r.obj == p.obj
-"""
 
 
 class ChildFailed(RuntimeError):
@@ -201,56 +178,3 @@ def _spin(flipped: Callable[[], bool]) -> float | None:
             return time.monotonic()
         time.sleep(SPIN_SLEEP_S)
     return None
-
-
-def write_stock_policy(pop: Population, path: Path) -> None:
-    """Role → permission lines (``p``, every domain) and one ``g`` line per assignment."""
-    with open(path, "w", encoding="utf-8") as out:
-        for role in pop.roles.values():
-            for permission in sorted(role.permissions):
-                out.write(f"p, {role.casbin_subject}, *, {permission}\n")
-        subjects = {role.id: role.casbin_subject for role in pop.roles.values()}
-        home, role_of = pop.home, pop.role
-        for i in range(pop.n):
-            out.write(f"g, user:{i + 1}, {subjects[role_of[i]]}, {home[i]}\n")
-
-
-def run_stock(folder: Path, n: int, sample: int) -> None:
-    import casbin  # only the stock child loads a policy of this size
-
-    pop = Population.load(folder, limit=n)
-    model_path, policy_path = folder / f"stock-{n}.conf", folder / f"stock-{n}.csv"
-    model_path.write_text(STOCK_MODEL, encoding="utf-8")
-    write_stock_policy(pop, policy_path)
-    calls = stock_calls(pop, sample, random.Random(SEED + 3))
-    try:
-        before = settled_rss_mb()
-        emit({"phase": "loading"})
-        started = time.perf_counter()
-        enforcer = casbin.Enforcer(str(model_path), str(policy_path))
-        load_s = time.perf_counter() - started
-        emit({"phase": "loaded", "load_s": load_s, "rss_mb": settled_rss_mb() - before})
-    finally:
-        policy_path.unlink(missing_ok=True)
-        model_path.unlink(missing_ok=True)
-    # The stock domain role manager compares every new link with every role of the domain: the first check
-    # in the central domain would be quadratic in its users (hours at 2M). Issue 3's one-line fix:
-    enforcer.get_role_manager().add_matching_func(None)
-    for principal, domain, permission, allowed in calls:  # warm: a first check for each sampled user
-        if enforcer.enforce(principal, domain, permission) != allowed:
-            raise RuntimeError(f"stock casbin answered wrongly for {principal} at {domain}: {permission}")
-    overhead = timer_overhead_ns()
-    durations, _ = time_calls(enforcer.enforce, [c[:3] for c in calls], overhead)  # type: ignore[arg-type]
-    allowed_us = [d for d, c in zip(durations, calls, strict=True) if c[3]]
-    denied_us = [d for d, c in zip(durations, calls, strict=True) if not c[3]]
-    emit(
-        {
-            "phase": "done",
-            "p50_us": statistics.median(durations),
-            "p99_us": percentile(durations, 99),
-            "allowed_p50_us": statistics.median(allowed_us) if allowed_us else math.nan,
-            "denied_p50_us": statistics.median(denied_us) if denied_us else math.nan,
-            "checks": len(durations),
-            "policy_lines": len(enforcer.get_policy()),
-        }
-    )

@@ -1,30 +1,33 @@
-"""bench/authz_scale.py, the measurements: the worker under test (this process) and each figure's floor."""
+"""bench/authz_scale.py, the measurements: the worker under test (a child process per database) and each
+figure's floor."""
 
 from __future__ import annotations
 
 import math
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from nentang.kernel.authz.permissions import AUDIT_READ, TENANTS_READ
-from nentang.kernel.data.engines import create_owner_engine
+from nentang.kernel.authz.permissions import AUDIT_READ
+from nentang.kernel.data.engines import create_app_engine, create_owner_engine
 from nentang.kernel.runtime import Kernel, create_kernel
 
-from _authz_children import POLL_INTERVAL_S, STOCK_LADDER, STOCK_RSS_LIMIT_MB, WATCH_TIMEOUT_S, Child, ChildFailed
-from _authz_plan import Call, Plan, _permissions_at, _principal
+from _authz_children import POLL_INTERVAL_S, WATCH_TIMEOUT_S, Child
+from _authz_plan import Call, Plan, _principal
 from _authz_population import ADMIN, SEED, Population, bench_settings
-from _authz_report import Say, check_line, cold_line, grant_line, memory_line, propagation_line, ready_line, stock_line
-from _support import percentile, rss_mb, settled_rss_mb, time_calls, timer_overhead_ns
+from _authz_report import Say, grant_line, memory_line, miss_line, propagation_line, ready_line, set_line
+from _authz_sets import SetFigures, Summary, measure_sets, time_misses
+from _support import percentile, settled_rss_mb, timer_overhead_ns
+
+#: Principals checked through the miss path (and through the floor's bare cursor).
+MISSES = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,117 +68,91 @@ class Dist:
 
 @dataclass(slots=True)
 class Figures:
+    """One worker's figures on one database (measured in a child process of its own)."""
+
     n: int
     dialect: str
-    build: dict[str, float] = field(default_factory=dict)
+    sizes: tuple[int, ...]
     ready_s: float = math.nan
     ready_floor_s: float = math.nan
+    build_s: float = math.nan
     rss_before_mb: float = math.nan
     rss_ready_mb: float = math.nan
-    rss_warm_mb: float = math.nan
-    warmed: int = 0
-    cached: int = 0
-    mem_floor_mb: float = math.nan
-    checks: dict[tuple[str, str], Dist] = field(default_factory=dict)
-    cold: Dist = Dist(())
+    table_bytes: int = 0
+    held: int = 0
+    sets: list[SetFigures] = field(default_factory=list)
+    miss: Summary = field(default_factory=lambda: Summary(0, math.nan, math.nan))
     grant: Dist = Dist(())
     grant_cpu: Dist = Dist(())
     propagation: Dist = Dist(())
-    stock: list[dict[str, Any]] = field(default_factory=list)
-    stock_stop: str = ""
-    #: Wall-clock seconds of each part of the run.
-    wall: dict[str, float] = field(default_factory=dict)
 
     @property
     def mem_mb(self) -> float:
-        return self.rss_warm_mb - self.rss_before_mb
+        """RSS over the process's before the kernel was made, at the largest working set."""
+        return max(s.rss_mb for s in self.sets) if self.sets else math.nan
 
     @property
-    def warm_all(self) -> Dist:
-        values = tuple(v for d in self.checks.values() for v in d.values)
-        floor = tuple(v for d in self.checks.values() for v in d.floor)
-        return Dist(values, floor)
+    def largest(self) -> SetFigures | None:
+        return self.sets[-1] if self.sets else None
 
-    @property
-    def stock_best(self) -> dict[str, Any] | None:
-        loaded = [s for s in self.stock if "p50_us" in s]
-        return loaded[-1] if loaded else None
+    def last(self) -> dict[str, float]:
+        """What the parent needs for the targets and the last line."""
+        top = self.largest
+        return {
+            "ready_s": self.ready_s,
+            "mem_mb": self.mem_mb,
+            "active": top.active if top else 0,
+            "p50_us": max(top.cold.p50, top.warm.p50) if top else math.nan,
+            "p99_us": max(top.cold.p99, top.warm.p99) if top else math.nan,
+            "grant_ms": self.grant.p50,
+            "propagate_ms": self.propagation.max,
+            "held": self.held,
+            "checked": sum(s.checked for s in self.sets) + self.miss.n,
+        }
 
 
-def measure_worker(url: str, pop: Population, plan: Plan, figures: Figures, folder: Path, say: Say) -> None:
+def measure_worker(url: str, pop: Population, plan: Plan, figures: Figures, folder: Path, say: Say, warm: int) -> None:
     figures.ready_floor_s = floor_ready(url)
     figures.rss_before_mb = settled_rss_mb()
     started = time.perf_counter()
     kernel = create_kernel(bench_settings(url))
     try:
-        kernel.start()
+        kernel.start()  # loads every principal's grants: the worker is ready when the table is
         figures.ready_s = time.perf_counter() - started
         figures.rss_ready_mb = settled_rss_mb()
-        figures.cold = warm_up(kernel, pop, plan.warm)
-        figures.rss_warm_mb = settled_rss_mb()
-        figures.warmed, figures.cached = len(plan.warm), len(kernel.authz.grants)
-        figures.mem_floor_mb = floor_memory_mb(pop, plan.warm)
+        store = kernel.authz.grants
+        table = store.table
+        if table is None:
+            raise RuntimeError("the kernel started without its grant table")
+        figures.build_s, figures.table_bytes, figures.held = store.last_build_s, table.nbytes(), table.principals()
+        if figures.held != pop.n:
+            raise RuntimeError(f"the grant table holds {figures.held} principals, the database {pop.n}")
         say(ready_line(figures))
+        overhead = timer_overhead_ns()
+        rng = random.Random(SEED + 4)
+        figures.sets = measure_sets(kernel.authz.check, pop, figures.sizes, warm, rng, overhead, figures.rss_before_mb)
+        for result in figures.sets:
+            say(set_line(figures, result))
         say(memory_line(figures))
-        figures.checks = time_checks(kernel, pop, plan)
-        for (level, case), dist in figures.checks.items():
-            say(check_line(f"check {level} {case}", dist))
-        say(check_line("check all warm", figures.warm_all, targets=True))
-        figures.cold = Dist(figures.cold.values, floor_cold(url, pop, plan.warm[:2000]))
-        say(cold_line(figures.cold))
+        misses = list(range(1, min(pop.n, MISSES + 1)))  # users 2..: marked stale, checked, read again
+        figures.miss = time_misses(kernel.authz.check, store.evict, pop, misses, rng, overhead)
+        say(f"{figures.dialect} " + miss_line(figures.miss, Summary.of(floor_cold(url, pop, misses))))
         worker = Child("worker", [url], folder)
         try:
             worker.receive(timeout=120)
             figures.grant, figures.grant_cpu = time_grants(kernel, pop, plan.grantees, url)
-            say(grant_line(figures.grant, figures.grant_cpu))
+            say(f"{figures.dialect} " + grant_line(figures.grant, figures.grant_cpu))
             propagation = time_propagation(kernel, pop, plan.watched, worker, _phase(figures))
         finally:
             worker.close()
         figures.propagation = Dist(propagation, floor_propagation(url, len(plan.watched), folder, _phase(figures)))
-        say(propagation_line(figures.propagation, figures.dialect))
+        say(f"{figures.dialect} " + propagation_line(figures.propagation, figures.dialect))
     finally:
         kernel.close()
 
 
 def _phase(figures: Figures) -> random.Random | None:
     return random.Random(SEED + 2) if figures.dialect == "sqlite" else None
-
-
-def warm_up(kernel: Kernel, pop: Population, users: Sequence[int]) -> Dist:
-    """A first check for each user (a cache miss: one indexed query), one at a time; returns their
-    timings in µs. (Filling from several threads would be quicker, but each thread brings its own
-    malloc arena and database connection into the RSS, which is not authorisation's memory.)"""
-    calls = [(_principal(i), pop.home[i], TENANTS_READ) for i in users]
-    durations, answers = time_calls(kernel.authz.check, calls, timer_overhead_ns())
-    wrong = answers.count(False)
-    if wrong:
-        raise RuntimeError(f"{wrong} users were refused {TENANTS_READ} at their own tenant, which every role grants")
-    return Dist(tuple(durations))
-
-
-def time_checks(kernel: Kernel, pop: Population, plan: Plan) -> dict[tuple[str, str], Dist]:
-    check = kernel.authz.check
-    for calls in plan.checks.values():  # warm: every sampled (principal, tenant) checked once before timing
-        for call in calls:
-            check(*call)
-    table = {(p, t): _permissions_at(pop, p, t) for calls in plan.checks.values() for p, t, _ in calls}
-
-    def floor_check(principal: str, tenant_id: int, permission: str) -> bool:
-        return permission in table[(principal, tenant_id)]
-
-    overhead = timer_overhead_ns()
-    results = {}
-    for (level, case), calls in plan.checks.items():
-        durations, answers = time_calls(check, calls, overhead)
-        expected = case == "allowed"
-        wrong = sum(answer != expected for answer in answers)
-        if wrong:
-            raise RuntimeError(f"kernel answered {wrong} of {len(calls)} {level} {case} checks wrongly")
-        floor, floor_answers = time_calls(floor_check, calls, overhead)
-        if floor_answers != answers:
-            raise RuntimeError(f"the floor's table disagrees with the kernel on {level} {case} checks")
-        results[(level, case)] = Dist(tuple(durations), tuple(floor))
-    return results
 
 
 def time_grants(kernel: Kernel, pop: Population, users: Sequence[int], url: str) -> tuple[Dist, Dist]:
@@ -257,23 +234,16 @@ def floor_ready(url: str) -> float:
     return min(timings)
 
 
-def floor_memory_mb(pop: Population, users: Sequence[int]) -> float:
-    """Bytes of a plain dict holding the same principals' grants as ``(tenant_id, role_id)`` tuples."""
-    table = {_principal(i): ((pop.home[i], pop.role[i]),) for i in users}
-    total = sys.getsizeof(table)
-    for key, grants in table.items():
-        total += sys.getsizeof(key) + sys.getsizeof(grants)
-        for pair in grants:
-            total += sys.getsizeof(pair) + sum(sys.getsizeof(v) for v in pair)
-    return total / 2**20
-
-
 def floor_cold(url: str, pop: Population, users: Sequence[int]) -> tuple[float, ...]:
-    """The cache miss's query through a bare DB-API cursor on an open connection, in µs."""
-    engine = create_owner_engine(url)
+    """The miss's query through a bare DB-API cursor on an open connection, in µs: as the same login
+    role under the same row-level security as the kernel's (PostgreSQL), in autocommit as the kernel's."""
+    settings = bench_settings(url)
+    engine = create_app_engine(url, settings.app_database_url, settings.app_role)
     try:
         raw = engine.raw_connection()
         try:
+            if engine.dialect.name == "postgresql":
+                raw.dbapi_connection.autocommit = True
             cursor = raw.cursor()
             mark = "?" if engine.dialect.name == "sqlite" else "%s"
             query = f"SELECT tenant_id, role_id FROM kernel_grant WHERE principal = {mark}"
@@ -356,46 +326,3 @@ def floor_propagation(url: str, changes: int, folder: Path, rng: random.Random |
             child.close()
     finally:
         engine.dispose()
-
-
-def run_stock_ladder(folder: Path, n: int, budget_s: float, sample: int, say: Say) -> tuple[list[dict[str, Any]], str]:
-    """Load N = 10k, 50k, ... (at most ``n``) into a stock enforcer, each in a child killed at the budget."""
-    attempts: list[dict[str, Any]] = []
-    for size in sorted({min(s, n) for s in (*STOCK_LADDER, n)}):
-        if attempts:
-            last = attempts[-1]
-            predicted = last["rss_mb"] * size / last["n"]
-            if predicted > STOCK_RSS_LIMIT_MB:
-                return attempts, f"n={size} not tried: its RSS would be about {predicted:.0f} MB"
-        child = Child("stock", [str(folder), str(size), str(sample)], folder)
-        try:
-            child.receive(timeout=600)  # "loading": the policy file is written, the clock starts
-            started = time.monotonic()
-            loaded = _await_load(child, started, budget_s)
-            if loaded is None:
-                elapsed = time.monotonic() - started
-                return attempts, f"n={size} did not load within the {budget_s:g} s budget (killed at {elapsed:.1f} s)"
-            if "over" in loaded:
-                return attempts, f"n={size} killed: RSS passed {STOCK_RSS_LIMIT_MB:.0f} MB while loading"
-            done = child.receive(timeout=600)
-        finally:
-            child.close()
-        attempt = {"n": size, **loaded, **done}
-        attempts.append(attempt)
-        say(stock_line(attempt))
-    return attempts, f"every n up to {n} (this run's N) loaded within the budget"
-
-
-def _await_load(child: Child, started: float, budget_s: float) -> dict[str, Any] | None:
-    while True:
-        try:
-            return child.receive(timeout=0.2)
-        except ChildFailed:
-            if child.proc.poll() is not None:
-                raise
-        if time.monotonic() - started > budget_s:
-            child.proc.kill()
-            return None
-        if rss_mb(child.proc.pid) > STOCK_RSS_LIMIT_MB:
-            child.proc.kill()
-            return {"over": True}

@@ -1,5 +1,5 @@
-"""bench/authz_scale.py, the plan: which users are checked, warmed, granted and watched, and the
-answer the population implies for each check."""
+"""bench/authz_scale.py, the plan: which users are granted and watched, the calls made of a user, and
+the answer the population implies for each call."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from nentang.kernel.authz.permissions import KERNEL_PERMISSIONS
 
-from _authz_population import LEVELS, Population, stride_order
+from _authz_population import Population, stride_order
 
 #: Held by no role: the denied case for an administrator, who holds every declared permission.
 UNHELD = "bench.undeclared"
@@ -19,57 +19,27 @@ Call = tuple[str, int, str]
 
 @dataclass(slots=True)
 class Plan:
-    """Indexes of users (user id = index + 1) for each phase, and the checks to time."""
+    """Indexes of users (user id = index + 1) for the grant and propagation phases."""
 
-    #: (level, "allowed" | "denied") -> the calls to time.
-    checks: dict[tuple[str, str], list[Call]]
-    #: Distinct users whose first check fills the cache (every checked user is among them).
-    warm: list[int]
     #: Commune viewers who receive "auditor" in the grant phase, and in the propagation rounds.
     grantees: list[int]
     watched: list[int]
 
 
-def make_plan(pop: Population, per_case: int, warm: int, grants: int, rounds: int, rng: random.Random) -> Plan:
+def make_plan(pop: Population, grants: int, rounds: int, rng: random.Random) -> Plan:
     viewer = next(r.id for r in pop.roles.values() if r.tenant_id is None and r.name == "viewer")
-    order = stride_order(pop.n, rng)
-    by_level: dict[str, list[int]] = {level: [] for level in LEVELS}
     grantees: list[int] = []
     watched: list[int] = []
-    seen: set[int] = set()
-    for index in order:
-        if index == 0:
-            continue  # the administrator
-        level = pop.level(index)
-        if len(by_level[level]) < per_case:
-            by_level[level].append(index)
-            seen.add(index)
-        elif level == "commune" and pop.role[index] == viewer and len(grantees) < grants:
+    for index in stride_order(pop.n, rng):
+        if index == 0 or pop.level(index) != "commune" or pop.role[index] != viewer:
+            continue
+        if len(grantees) < grants:
             grantees.append(index)
-        elif level == "commune" and pop.role[index] == viewer and len(watched) < rounds:
+        elif len(watched) < rounds:
             watched.append(index)
-        if all(len(v) >= per_case for v in by_level.values()) and len(grantees) == grants and len(watched) == rounds:
+        else:
             break
-    extra: list[int] = []
-    wanted = max(min(warm, pop.n - 1 - len(grantees) - len(watched)) - len(seen), 0)
-    excluded = seen | set(grantees) | set(watched) | {0}
-    for index in order if wanted else ():
-        if index not in excluded:
-            extra.append(index)
-            if len(extra) == wanted:
-                break
-    if len(extra) < wanted:  # the walk had passed them: take the rest from the beginning
-        excluded |= set(extra)
-        extra += [i for i in range(pop.n) if i not in excluded][: wanted - len(extra)]
-    warm_order = [*seen, *extra]
-    rng.shuffle(warm_order)  # no help from the index's order: principals arrive in no particular order
-    checks: dict[tuple[str, str], list[Call]] = {}
-    for level in LEVELS:
-        users = by_level[level]
-        picks = [users[k % len(users)] for k in range(per_case)] if users else []
-        checks[(level, "allowed")] = [_allowed(pop, i, rng) for i in picks]
-        checks[(level, "denied")] = [_denied(pop, i, rng) for i in picks]
-    return Plan(checks, warm_order, grantees, watched)
+    return Plan(grantees, watched)
 
 
 def _principal(index: int) -> str:
@@ -111,18 +81,6 @@ def _denied(pop: Population, index: int, rng: random.Random) -> Call:
                 return _principal(index), tenant, rng.choice(_held(pop, index))
     tenant = home if level != "central" else rng.choice(tree.communes)
     return _principal(index), tenant, _unheld(pop, index, rng)
-
-
-def stock_calls(pop: Population, count: int, rng: random.Random) -> list[tuple[str, str, str, bool]]:
-    """For stock casbin: users checked at their own tenant (it has no tree), half allowed, half denied."""
-    calls = []
-    for k, index in enumerate(stride_order(pop.n, rng)):
-        if k == count:
-            break
-        allowed = k % 2 == 0
-        permission = rng.choice(_held(pop, index)) if allowed else _unheld(pop, index, rng)
-        calls.append((_principal(index), str(pop.home[index]), permission, allowed))
-    return calls
 
 
 def _permissions_at(pop: Population, principal: str, tenant_id: int) -> frozenset[str]:

@@ -172,3 +172,26 @@ def _group_gone(pgid: int, timeout_s: float) -> bool:
 def _kill_group(pgid: int) -> None:
     with suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+@contextmanager
+def throwaway_login_role(admin_url: str) -> Iterator[str]:
+    """A login role of its own, like production's application login (``LOGIN NOBYPASSRLS``, no
+    superuser): its name; dropped on exit. The caller grants it the app role once migrations made it."""
+    name = f"nentang_bench_web_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE ROLE "{name}" LOGIN NOSUPERUSER NOBYPASSRLS'))
+        try:
+            yield name
+        finally:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP ROLE IF EXISTS "{name}"'))
+    finally:
+        admin.dispose()
+
+
+def as_login(url: str, role: str) -> str:
+    """``url`` logging in as ``role`` instead (no password: a loopback server that trusts it)."""
+    return make_url(url).set(username=role, password=None).render_as_string(hide_password=False)

@@ -3,7 +3,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/activation_propagation.py                     # PostgreSQL, 4 workers
+    .venv/bin/python bench/activation_propagation.py                     # PostgreSQL, a worker per core
     .venv/bin/python bench/activation_propagation.py --rounds 5 --rate 100
     .venv/bin/python bench/activation_propagation.py --sqlite --workers 2 # the version poll only
 
@@ -16,14 +16,19 @@ real distribution (package, manifest and ``*.dist-info``) in a temporary folder,
 ``PYTHONPATH``.
 
 Load: a thread of this process runs an asyncio loop with httpx at a steady ``--rate`` (requests per
-second in all) of ``GET /t/<commune>/``, whose JSON lists under ``"plugins"`` what the answering worker
-serves for the tenant now. Each worker is reached over ``--clients-per-worker`` keep-alive connections
+second in all) of ``POST /graphql`` asking for the plugin's own field (``{ propbench_ping }``,
+``X-Tenant: <commune>``): the answering worker shows the plugin enabled when the field answers
+``"pong"``, disabled when its schema for the tenant has no such field. So a change counts as arrived
+only once the worker's GraphQL schema for the tenant has it, not only its activation list
+(``--probe route``: ``GET /t/<commune>/``, whose JSON lists under ``"plugins"`` what the worker
+serves). Workers default to one per core, so that the server does not measure its own queueing on an
+oversubscribed machine. Each worker is reached over ``--clients-per-worker`` keep-alive connections
 of its own (connections are opened until every worker holds that many; the worker is read from the
 diagnostic ``X-NenTang-Worker`` response header), and requests go round-robin over the workers, so each
 worker is asked at rate/N. A request goes out on an idle connection of its worker; when all of them are
 busy (the worker is saturated) that slot is skipped and counted, never queued, so that a request's times
 are its own. Every response is recorded: when it was sent and received, which worker answered, its
-status, and whether the plugin was listed. A failed request is a connection error, a timeout or a
+status, and whether the plugin was shown. A failed request is a connection error, a timeout or a
 status other than 200.
 
 Changes: ``--rounds`` times, this process enables the plugin for the commune, then disables it, through
@@ -51,7 +56,6 @@ that none of the worker processes is left. The last line is always
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import os
 import random
@@ -72,7 +76,6 @@ import httpx
 import structlog
 from sqlalchemy.engine import make_url
 
-from nentang.kernel.http.middleware.worker_id import WORKER_HEADER
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.observability.logging import configure_logging
 from nentang.kernel.plugins.approval import installed_files
@@ -85,10 +88,11 @@ from nentang.kernel.tenancy.models import TenantKind
 # the script's own folder, whatever the working folder.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _activation_load import PLUGIN, Load, Response
+
 from _support import met, percentile, postgres_unreachable, ratio, stop_process_group, throwaway_postgres
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-PLUGIN = "propbench"
 TENANT_CODE = "00001"
 OPERATOR = Actor.command_line()
 #: Issue 4's target.
@@ -98,7 +102,21 @@ NOTIFY_CHANNEL = "nentang_bench_rtt"
 #: ``nentang serve`` with this interpreter (the same environment as the benchmark).
 SERVE = (sys.executable, "-m", "nentang.kernel.cli", "serve")
 PLUGIN_CODE = """\
-from nentang.sdk import hookimpl
+import strawberry
+
+from nentang.sdk import GraphQLContribution, hookimpl
+
+
+@strawberry.type
+class PropbenchQuery:
+    @strawberry.field
+    def propbench_ping(self) -> str:
+        return "pong"
+
+
+@hookimpl
+def nentang_graphql_contribute():
+    return GraphQLContribution(queries=(PropbenchQuery,))
 
 
 @hookimpl
@@ -119,23 +137,6 @@ Say = Any  # a print-like callable: say(line)
 
 def format_last_line(workers: int, p50_ms: float, p99_ms: float, failed: int) -> str:
     return f"activation: workers={workers} p50_ms={p50_ms:.1f} p99_ms={p99_ms:.1f} failed={failed}"
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """One request of the load, as the load generator saw it (times: ``time.perf_counter()``)."""
-
-    sent: float
-    received: float
-    worker: int | None = None
-    status: int | None = None
-    #: Whether the plugin was in the response's "plugins" (``None``: no usable body).
-    enabled: bool | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.status == 200 and self.worker is not None and self.enabled is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +256,14 @@ def install_plugin(site: Path, registry: Path, name: str = PLUGIN, version: str 
         f'schema = 1\n\n[[approved]]\nname = "{name}"\nversion = "{version}"\nwheel_sha256 = "{"0" * 64}"\n'
         f'reviewer = "bench"\nfiles = {{ {files} }}\n'
     )
+
+
+def ping_token(kernel: Kernel) -> str:
+    """An API token of the commune, for the load's GraphQL requests (a plugin field needs a caller)."""
+    created = kernel.tokens.create_as_operator(
+        OPERATOR, tenant_code=TENANT_CODE, name="propbench", roles=["viewer"], expires_in_days=1
+    )
+    return created.plaintext
 
 
 # -- databases -----------------------------------------------------------------------------------
@@ -416,154 +425,6 @@ def pids_alive(pids: Sequence[int]) -> list[int]:
     return alive
 
 
-# -- the load --------------------------------------------------------------------------------------
-
-
-class Load:
-    """A steady stream of ``GET path`` over per-worker keep-alive connections, in a thread of its own."""
-
-    def __init__(
-        self, base_url: str, path: str, *, workers: int, rate: float, per_worker: int, timeout_s: float
-    ) -> None:
-        self.base_url = base_url
-        self.path = path
-        self.workers = workers
-        self.rate = rate
-        self.per_worker = per_worker
-        self.timeout_s = timeout_s
-        self.responses: list[Response] = []
-        self.connected: dict[int, int] = {}
-        #: Request slots not used because every connection to that worker was still busy.
-        self.skipped: Counter[int] = Counter()
-        self.attempts = 0
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="bench-load", daemon=True)
-
-    def start(self, timeout_s: float) -> None:
-        self._thread.start()
-        if not self._ready.wait(timeout_s):
-            self._stop.set()
-            raise RuntimeError(f"the load did not reach all {self.workers} workers within {timeout_s:g} s")
-        if self._error is not None:
-            raise RuntimeError(f"the load could not start: {self._error}") from self._error
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.timeout_s + 30)
-        if self._error is not None:
-            raise RuntimeError(f"the load failed: {self._error}") from self._error
-
-    @property
-    def workers_seen(self) -> list[int]:
-        return sorted(self.connected)
-
-    def _main(self) -> None:
-        try:
-            asyncio.run(self._run())
-        except BaseException as exc:  # reported by start() or stop()
-            self._error = exc
-        finally:
-            self._ready.set()
-
-    async def _connect(self, deadline: float) -> dict[int, list[httpx.AsyncClient]]:
-        """Open one-connection clients until every worker holds ``per_worker`` of them."""
-        buckets: dict[int, list[httpx.AsyncClient]] = defaultdict(list)
-        limit = 50 * self.workers * self.per_worker
-        while not self._stop.is_set() and time.monotonic() < deadline and self.attempts < limit:
-            full = [w for w, b in buckets.items() if len(b) >= self.per_worker]
-            if len(full) >= self.workers:
-                break
-            self.attempts += 1
-            client = httpx.AsyncClient(
-                base_url=self.base_url,
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=None),
-                timeout=httpx.Timeout(self.timeout_s, pool=None),
-            )
-            try:
-                response = await client.get(self.path)
-                worker = int(response.headers[WORKER_HEADER])
-                if response.status_code != 200:
-                    raise RuntimeError(f"GET {self.path} answered {response.status_code}: {response.text[:200]}")
-            except (httpx.TransportError, KeyError, ValueError):
-                await client.aclose()
-                await asyncio.sleep(0.2)  # the workers are still starting
-                continue
-            except BaseException:
-                await client.aclose()
-                raise
-            if len(buckets[worker]) < self.per_worker:
-                buckets[worker].append(client)
-            else:
-                await client.aclose()
-            if len(buckets) > self.workers:
-                raise RuntimeError(f"more workers answered ({sorted(buckets)}) than the {self.workers} started")
-        return buckets
-
-    async def _run(self) -> None:
-        buckets = await self._connect(time.monotonic() + 120)
-        try:
-            self.connected = {worker: len(clients) for worker, clients in buckets.items()}
-            if len(buckets) < self.workers or any(len(b) < self.per_worker for b in buckets.values()):
-                raise RuntimeError(
-                    f"after {self.attempts} connections the workers hold {self.connected}; "
-                    f"wanted {self.per_worker} connection(s) on each of {self.workers} workers"
-                )
-            self._ready.set()
-            await self._steady(buckets)
-        finally:
-            for clients in buckets.values():
-                for client in clients:
-                    await client.aclose()
-
-    async def _steady(self, buckets: dict[int, list[httpx.AsyncClient]]) -> None:
-        """Request ``i`` is due at ``i / rate`` s and goes to worker ``i mod N``, on one of its idle
-        connections; when all of them are busy (the worker is saturated) the slot is skipped, not queued,
-        so that a request's times are its own and not a queue's."""
-        idle = {worker: list(clients) for worker, clients in buckets.items()}
-        workers = sorted(idle)
-        pending: set[asyncio.Task[None]] = set()
-        interval = 1.0 / self.rate
-        started = time.perf_counter()
-        i = 0
-        while not self._stop.is_set():
-            delay = started + i * interval - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            worker = workers[i % len(workers)]
-            i += 1
-            if not idle[worker]:
-                self.skipped[worker] += 1
-                continue
-            task = asyncio.create_task(self._one(idle[worker].pop(), idle[worker]))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-        if pending:
-            await asyncio.wait(pending, timeout=self.timeout_s + 5)
-
-    async def _one(self, client: httpx.AsyncClient, idle: list[httpx.AsyncClient]) -> None:
-        sent = time.perf_counter()
-        try:
-            response = await client.get(self.path)
-            received = time.perf_counter()
-        except httpx.HTTPError as exc:
-            self.responses.append(Response(sent, time.perf_counter(), error=f"{type(exc).__name__}: {exc}"[:200]))
-            return
-        finally:
-            idle.append(client)
-        worker_text = response.headers.get(WORKER_HEADER, "")
-        worker = int(worker_text) if worker_text.isdigit() else None
-        enabled: bool | None = None
-        error = None
-        if response.status_code == 200:
-            try:
-                enabled = PLUGIN in response.json()["plugins"]
-            except (ValueError, KeyError, TypeError) as exc:
-                error = f"bad body: {type(exc).__name__}"
-        self.responses.append(Response(sent, received, worker, response.status_code, enabled, error))
-
-
 # -- the changes -----------------------------------------------------------------------------------
 
 
@@ -665,9 +526,12 @@ def measure(
     started = time.monotonic()
     with serving(env, args.workers, folder, args.stop_timeout_s) as server:
         figures.server = server
+        graphql = args.probe == "graphql"
         load = Load(
             server.base_url,
-            f"/t/{TENANT_CODE}/",
+            "/graphql" if graphql else f"/t/{TENANT_CODE}/",
+            graphql=graphql,
+            token=ping_token(kernel) if graphql else "",
             workers=args.workers,
             rate=args.rate,
             per_worker=args.clients_per_worker,
@@ -777,7 +641,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_POSTGRES_URL,
         help=f"PostgreSQL server, used only to create and drop a database of its own (default: {DEFAULT_POSTGRES_URL})",
     )
-    parser.add_argument("--workers", type=int, default=4, help="server worker processes (default: 4)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="server worker processes (default: one per core)"
+    )
+    parser.add_argument(
+        "--probe",
+        choices=("graphql", "route"),
+        default="graphql",
+        help="what each worker is asked: the plugin's GraphQL field (default) or the tenant route's list",
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second, all workers (default: 200)")
     parser.add_argument("--rounds", type=int, default=20, help="enable-then-disable rounds (default: 20)")
     parser.add_argument("--clients-per-worker", type=int, default=3, help="keep-alive connections (default: 3)")
@@ -818,8 +690,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(
             f"activation: python {sys.version.split()[0]}, httpx {httpx.__version__}, "
             f"{'sqlite' if args.sqlite else 'postgres'}, {args.workers} workers, {args.rate:g} req/s, "
-            f"{args.rounds} rounds, {os.cpu_count()} cpus"
+            f"{args.rounds} rounds, {os.cpu_count()} cpus, probe {args.probe}"
         )
+        if args.workers > (os.cpu_count() or 1):
+            say(f"activation: note: {args.workers} workers on {os.cpu_count()} cores: the figures include queueing")
         figures = run(args, say)
         for line in summary_lines(figures):
             say(line)

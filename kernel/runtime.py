@@ -184,6 +184,7 @@ class Kernel:
         self.event_runner.stop()
         self.watcher.stop()
         self.plugins.watchdog.close()
+        self.authz.close()
         if self.oidc is not None:
             self.oidc.close()
         self.db.dispose()

@@ -22,8 +22,9 @@ from tests.conftest import ON_POSTGRES
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "authz_scale.py"
 NUMBER = r"(?:\d+\.\d+|inf|nan)"
 LAST_LINE = re.compile(
-    rf"^authz: n=(\d+) ready_s=({NUMBER}) mem_mb=(-?{NUMBER}) p50_us=({NUMBER}) p99_us=({NUMBER}) "
-    rf"grant_ms=({NUMBER}) propagate_ms=({NUMBER}) stock_n=(\d+) stock_p50_us=({NUMBER})$"
+    rf"^authz: n=(\d+) active=(\d+) ready_s=({NUMBER}) mem_mb=(-?{NUMBER}) p50_us=({NUMBER}) p99_us=({NUMBER}) "
+    rf"pg_p50_us=({NUMBER}) pg_p99_us=({NUMBER}) grant_ms=({NUMBER}) propagate_ms=({NUMBER}) "
+    rf"stock_p50_us=({NUMBER})$"
 )
 
 
@@ -43,13 +44,16 @@ def bench() -> Iterator[ModuleType]:
 
 
 def test_last_line_format(bench: ModuleType) -> None:
-    line = bench.format_last_line(2_000_000, 0.12345, 81.26, 1.234, 5.678, 7.8912, 512.34, 1_000_000, 1500.04)
+    line = bench.format_last_line(
+        2_000_000, 2_000_000, 0.12345, 81.26, 1.234, 5.678, 2.5, 9.75, 7.8912, 512.34, 1500.04
+    )
     assert line == (
-        "authz: n=2000000 ready_s=0.123 mem_mb=81.3 p50_us=1.23 p99_us=5.68 grant_ms=7.891 propagate_ms=512.3 "
-        "stock_n=1000000 stock_p50_us=1500.0"
+        "authz: n=2000000 active=2000000 ready_s=0.123 mem_mb=81.3 p50_us=1.23 p99_us=5.68 pg_p50_us=2.50 "
+        "pg_p99_us=9.75 grant_ms=7.891 propagate_ms=512.3 stock_p50_us=1500.0"
     )
     assert LAST_LINE.match(line)
-    assert LAST_LINE.match(bench.format_last_line(2000, 0.1, 1.0, 1.0, 2.0, 3.0, float("inf"), 0, float("nan")))
+    nan, inf = float("nan"), float("inf")
+    assert LAST_LINE.match(bench.format_last_line(2000, 100, 0.1, 1.0, 1.0, 2.0, nan, nan, 3.0, inf, nan))
 
 
 def test_stride_order_visits_every_index_once(bench: ModuleType) -> None:
@@ -96,16 +100,30 @@ def test_plan_asks_for_what_the_population_implies(bench: ModuleType) -> None:
     pop = bench.Population(tree, roles, home, role)
     assert pop.level(0) == "central" and roles[role[0]].name == "admin"
     assert {pop.level(i) for i in range(pop.n)} == {"central", "province", "commune"}
-    plan = bench.make_plan(pop, per_case=50, warm=400, grants=5, rounds=2, rng=random.Random(2))
-    assert len(set(plan.warm)) == len(plan.warm) == 400
+    plan = bench.make_plan(pop, grants=5, rounds=2, rng=random.Random(2))
+    assert len(plan.grantees) == 5 and len(plan.watched) == 2
     assert not set(plan.grantees) & set(plan.watched)
     assert all(roles[role[i]].name == "viewer" and pop.level(i) == "commune" for i in plan.grantees + plan.watched)
-    for (level, case), calls in plan.checks.items():
-        assert len(calls) == 50
-        for principal, tenant, permission in calls:
-            index = int(principal.removeprefix("user:")) - 1
-            assert pop.level(index) == level
-            assert (permission in bench._permissions_at(pop, principal, tenant)) == (case == "allowed")
+    users = list(range(pop.n))
+    calls, expected = bench.make_calls(pop, users, random.Random(3))
+    assert 0.4 < sum(expected) / len(expected) < 0.6  # half allowed, half denied
+    for (principal, tenant, permission), allowed in zip(calls, expected, strict=True):
+        assert (permission in bench._permissions_at(pop, principal, tenant)) == allowed
+    assert {pop.level(i) for i in users} == {"central", "province", "commune"}
+
+
+def test_a_working_set_is_distinct_principals_spread_over_everyone(bench: ModuleType) -> None:
+    order = bench.Stride(1000, random.Random(4))
+    first = [order[k] for k in range(100)]
+    assert len(set(first)) == 100 and sorted(order[k] for k in range(1000)) == list(range(1000))
+    assert max(first) > 800 and min(first) < 200  # not a block of neighbours
+
+
+def test_a_wrong_answer_fails_the_run(bench: ModuleType) -> None:
+    calls = [("user:1", 1, "p"), ("user:2", 1, "p")]
+    bench.verify("checks", calls, [True, False], [True, False])
+    with pytest.raises(RuntimeError, match="1 of 2 answers wrong"):
+        bench.verify("checks", calls, [True, True], [True, False])
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="runs the benchmark on SQLite by design; the SQLite run covers it")
@@ -113,18 +131,19 @@ def test_main_on_sqlite_prints_figures_and_cleans_up(
     bench: ModuleType, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    argv = ["--n", "2000", "--checks", "200", "--warm", "500", "--grants", "3", "--rounds", "1"]
-    assert bench.main([*argv, "--stock-budget-s", "5", "--stock-sample", "50"]) == 0
+    argv = ["--n", "2000", "--checks", "200", "--grants", "3", "--rounds", "1", "--no-postgres"]
+    assert bench.main([*argv, "--stock-budget-s", "20", "--stock-sample", "50"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     match = LAST_LINE.match(lines[-1])
     assert match, lines[-1]
     figures = [float(value) for value in match.groups()]
-    assert figures[0] == 2000
-    assert all(value == value for value in figures)  # no NaN: every figure was measured
-    assert figures[7] == 2000  # the stock enforcer loaded all 2,000 assignments within its budget
-    for prefix in ("setup:", "ready:", "memory:", "check all warm:", "check cold", "grant:", "propagation:"):
+    assert figures[:2] == [2000, 2000]  # the largest working set is everyone
+    assert all(value == value for i, value in enumerate(figures) if i not in (6, 7))  # only pg_* are NaN
+    assert figures[6] != figures[6] and figures[7] != figures[7]  # --no-postgres: not measured
+    for prefix in ("sqlite setup:", "sqlite ready:", "sqlite memory:", "sqlite miss path", "sqlite grant:"):
         assert any(line.startswith(prefix) for line in lines), prefix
-    assert sum(line.startswith("check ") for line in lines) == 8  # 3 levels x 2 cases, all, cold
+    assert sum(line.startswith("sqlite active=") for line in lines) == 3  # 100, 400 and 2,000 principals
+    assert any(line.startswith("stock n=2000:") for line in lines)  # asked the same calls, all verified
     assert all("ratio" in line for line in lines if re.search(r"floor[_ ]", line))  # each figure has its floor
-    assert any(line.startswith("targets (targets are for n=2000000") for line in lines)
+    assert any(line.startswith("targets sqlite (targets are for n=active=2000000") for line in lines)
     assert list(tmp_path.iterdir()) == []  # the temporary folder (database, policy files) is gone

@@ -229,7 +229,9 @@ def test_server_environment_is_ours_only(activation: ModuleType, monkeypatch: py
 
 def test_arguments_are_checked(activation: ModuleType) -> None:
     args = activation.parse_args([])
-    assert (args.workers, args.rate, args.rounds, args.sqlite) == (4, 200.0, 20, False)
+    # one worker per core by default: more would measure the server's own queueing
+    assert (args.workers, args.rate, args.rounds, args.sqlite) == (os.cpu_count() or 1, 200.0, 20, False)
+    assert args.probe == "graphql"
     for bad in (["--workers", "0"], ["--rate", "0"], ["--rounds", "0"], ["--settle-s", "0"]):
         with pytest.raises(SystemExit):
             activation.parse_args(bad)
@@ -266,7 +268,8 @@ def propagation_kernel(activation: ModuleType, tmp_path: Path, monkeypatch: pyte
             del sys.modules[module]
 
 
-def test_load_and_changes_measure_one_server(activation: ModuleType, propagation_kernel: Kernel) -> None:
+@pytest.mark.parametrize("probe", ["graphql", "route"])
+def test_load_and_changes_measure_one_server(activation: ModuleType, propagation_kernel: Kernel, probe: str) -> None:
     port = activation.free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(propagation_kernel), host="127.0.0.1", port=port, log_level="warning")
@@ -275,8 +278,16 @@ def test_load_and_changes_measure_one_server(activation: ModuleType, propagation
     thread.start()
     clock = activation.CommitClock()
     propagation_kernel.db.on_commit(clock)
+    path = "/graphql" if probe == "graphql" else f"/t/{activation.TENANT_CODE}/"
     load = activation.Load(
-        f"http://127.0.0.1:{port}", f"/t/{activation.TENANT_CODE}/", workers=1, rate=50, per_worker=2, timeout_s=5
+        f"http://127.0.0.1:{port}",
+        path,
+        graphql=probe == "graphql",
+        token=activation.ping_token(propagation_kernel) if probe == "graphql" else "",
+        workers=1,
+        rate=50,
+        per_worker=2,
+        timeout_s=5,
     )
     figures = activation.Figures(workers=1, dialect="sqlite", rate=50)
     try:

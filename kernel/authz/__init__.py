@@ -1,5 +1,5 @@
-"""Authorisation: casbin decides over roles → permissions; grants on the tenant path are read
-from the database per principal, cached per worker and invalidated by change notifications."""
+"""Authorisation: casbin decides over roles → permissions; every principal's grants are held per
+worker in a compact table, read at start and patched or rebuilt on change notifications."""
 
 from nentang.kernel.authz.service import Authorizer
 

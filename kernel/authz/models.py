@@ -2,7 +2,7 @@
 
 A grant gives a principal ("user:12", "token:7") a role at a tenant; it applies there and at
 every tenant below. The casbin model holds only roles → permissions (small, shared); who holds
-which role where is read from ``kernel_grant`` through an index, per principal, and cached.
+which role where is read from ``kernel_grant`` into each worker's compact grant table.
 """
 
 from __future__ import annotations

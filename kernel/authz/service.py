@@ -1,8 +1,9 @@
 """The authoriser: "may this principal do this at this tenant?" — fast, and deny by default.
 
 A grant of role R to principal P at tenant T lets P use R's permissions at T and at every
-tenant below T. The hot path (:meth:`Authorizer.check`) is three dictionary look-ups: the
-tenant's ancestor ids, the principal's grants, and the memoised casbin decision per role.
+tenant below T. The hot path (:meth:`Authorizer.check`) is three look-ups: the tenant's
+ancestor ids, the principal's grants (every principal's, held compactly: ``grant_store.py``), and the
+memoised casbin decision per role.
 Writes that change who may do what go through ``administration.py`` and are checked *inside*
 their own transaction with :meth:`Authorizer.permissions_in`, never against a cache.
 """
@@ -20,8 +21,9 @@ from sqlalchemy.orm import Session
 from nentang.kernel.audit.log import AuditLog
 from nentang.kernel.audit.refusals import RefusalAudit, mark_audited
 from nentang.kernel.authz import administration
-from nentang.kernel.authz.cache import grant_cache, tenant_path_cache
+from nentang.kernel.authz.cache import GrantReader, all_tenant_paths, tenant_path_cache
 from nentang.kernel.authz.facts import read_facts
+from nentang.kernel.authz.grant_store import GrantStore
 from nentang.kernel.authz.models import Grant, Permission, Role, RolePermission
 from nentang.kernel.authz.permissions import KERNEL_PERMISSIONS, KERNEL_ROLE_TEMPLATES, PermissionSpec, RoleTemplate
 from nentang.kernel.authz.role_model import RoleModel
@@ -42,7 +44,7 @@ class Authorizer:
         #: Refusals are security events: audited in the target's and the actor's tenants, throttled.
         self._refusals = RefusalAudit(db, audit)
         self.model = RoleModel()
-        self.grants = grant_cache(db.app_engine)
+        self.grants = GrantStore(GrantReader(db.app_engine))
         self.paths = tenant_path_cache(db.app_engine)
         watcher.subscribe(topics.AUTHZ, self._on_authz_change)
         watcher.subscribe(topics.TENANCY, self.paths.evict)
@@ -50,8 +52,16 @@ class Authorizer:
     # -- start-up ------------------------------------------------------------------------
 
     def load(self) -> int:
-        """Load the role → permission model (not the grants: those are read per principal)."""
-        return self.model.load(self._db.app_engine)
+        """Load the role → permission model and every principal's grants; returns the model's lines."""
+        lines = self.model.load(self._db.app_engine)
+        self.grants.load()
+        # a national tree is a few thousand paths: one query now instead of a miss per tenant later
+        self.paths.fill(partial(all_tenant_paths, self._db.app_engine))
+        return lines
+
+    def close(self) -> None:
+        """Close the grant store's kept connections (before the engines are disposed)."""
+        self.grants.close()
 
     def _on_authz_change(self, key: str | None) -> None:
         if key is None:

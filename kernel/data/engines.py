@@ -71,9 +71,14 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
-def _switch_role_on_connect(engine: Engine, app_role: str) -> None:
+def check_role_name(app_role: str) -> None:
+    """Refuse a role name that would need quoting rules: it is spliced into SQL (``SET ROLE``, grants)."""
     if not _ROLE_NAME.match(app_role):
         raise ValidationFailed(f"app role {app_role!r} is not a plain lower-case PostgreSQL role name")
+
+
+def _switch_role_on_connect(engine: Engine, app_role: str) -> None:
+    check_role_name(app_role)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -18,8 +18,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
+from nentang.kernel.data.migration_checks import check_prerequisites
 from nentang.kernel.settings import Settings
+from nentang.sdk.errors import NentangError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 ENTRY_POINT_GROUP = "nentang.migrations"
@@ -64,11 +67,30 @@ def alembic_config(settings: Settings, locations: Iterable[str] | None = None) -
 
 
 def upgrade(engine: Engine, settings: Settings, target: str = "heads") -> set[str]:
-    """Bring the database to ``target`` (all heads by default); returns the heads now applied."""
+    """Bring the database to ``target`` (all heads by default); returns the heads now applied.
+
+    All pending migrations and their version stamps run in one transaction (``env.py``), so a
+    migration that fails half-way leaves the database, and ``alembic_version``, as they were:
+    DDL is transactional on PostgreSQL and on SQLite (whose ``BEGIN`` the engine issues itself,
+    so pysqlite does not commit around DDL). The prerequisites are checked first
+    (``migration_checks.py``) so that a missing right is refused before anything runs.
+    """
     config = alembic_config(settings)
+    before = applied_heads(engine)
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, target)
+        check_prerequisites(connection, settings, base_pending=not before)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, target)
+    except DBAPIError as exc:
+        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise NentangError(
+            f"a migration failed and was rolled back, so the database is still at "
+            f"{', '.join(sorted(before)) or 'no revision'}: {first_line}. Fix the cause (for example a "
+            "table left from an earlier installation) and run the upgrade again",
+            code="db.migration_failed",
+        ) from exc
     return applied_heads(engine)
 
 

@@ -68,6 +68,7 @@ class GraphQLContext:
         "_loaders",
         "_plugin_requests",
         "_plugin_view",
+        "batch_loaders",
         "caller",
         "kernel",
         "reader",
@@ -108,6 +109,8 @@ class GraphQLContext:
         self._loaders: dict[LoaderSpec[Any, Any], DataLoader[Any, Any]] = {}
         self._plugin_requests: dict[str, PluginRequest] = {}
         self._plugin_view: PluginInfoContext | None = None
+        #: The request's answers of batch fields, per field (``batching.py``).
+        self.batch_loaders: dict[Any, Any] = {}
 
     # -- permissions ------------------------------------------------------------------------------
 
@@ -149,6 +152,26 @@ class GraphQLContext:
             )
             aimed_at(refusal, tenant.id)
             raise refusal
+
+    def refusals_at(self, permission: str, tenants: Sequence[TenantInfo]) -> list[PermissionDenied | None]:
+        """:meth:`require_at` for every tenant of a page at once (a batch field): the refusal for each
+        tenant where the caller may not, ``None`` where it may — the caller's grants read once."""
+        self.signed_in()
+        authz = self.kernel.authz
+        allows = authz.model.allows
+        granted = {t for t, role in authz.grants.get(self.caller.principal) if allows(role, permission)}
+        answers: list[PermissionDenied | None] = []
+        for tenant in tenants:
+            if any(t in granted for t in path_ids(tenant.path)):
+                answers.append(None)
+                continue
+            try:
+                self.require_at(permission, tenant)  # the very refusal (and its audit mark) a single check gives
+            except PermissionDenied as refusal:
+                answers.append(refusal)
+            else:
+                answers.append(None)
+        return answers
 
     # -- helpers for resolvers --------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import final
 
+from nentang.kernel.graphql.batching import install_batch_fields
 from nentang.kernel.graphql.build import SchemaBuilder
 from nentang.kernel.graphql.cache import SchemaCache
 from nentang.kernel.graphql.config import GraphQLSettings
@@ -68,6 +69,7 @@ class GraphQLEngine:
         served = self.builder.build(key)
         plugins = self.kernel.plugins
         guard_plugin_resolvers(served, plugins.watchdog, plugins.budget)
+        install_batch_fields(served, plugins.watchdog, plugins.budget)  # after the guard: it replaces it
         return served
 
     # -- which schema serves a tenant -------------------------------------------------------------

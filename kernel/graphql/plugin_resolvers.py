@@ -21,16 +21,18 @@ The static review is what keeps those plain.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo
 from starlette.concurrency import run_in_threadpool
 
-from nentang.kernel.graphql.served import ServedSchema
 from nentang.kernel.plugins.context import tenant_ref
 from nentang.kernel.plugins.quarantine import ErrorBudget
 from nentang.kernel.plugins.running import PluginCall
 from nentang.kernel.plugins.watchdog import PluginTimeout, Watchdog
+
+if TYPE_CHECKING:
+    from nentang.kernel.graphql.served import ServedSchema  # served -> completion -> batching -> here
 
 #: Set on a wrapper, so that a schema is never wrapped twice.
 _GUARDED: Final = "__nentang_guarded__"
@@ -61,15 +63,30 @@ def _guarded(
     async def guarded(root: Any, info: GraphQLResolveInfo, /, **arguments: Any) -> Any:  # or "root", "info"
         tenant = info.context.tenant
         call = PluginCall(plugin, tenant.id, entry)
-        try:
-            return await watchdog.run_resolver(call, resolve, root, info, **arguments)
-        except PluginTimeout as timeout:
-            # a call that ran past its deadline counts like a failed hook (the quarantine, a database
-            # write, waits in a worker thread); one that only waited for a place counts for nothing:
-            # a burst of requests must not quarantine a plugin that answers in time
-            if not timeout.waiting:
-                await run_in_threadpool(budget.failed, plugin, tenant_ref(tenant), timeout)
-            raise
+        return await run_plugin_resolver(watchdog, budget, call, tenant, resolve, root, info, **arguments)
 
     setattr(guarded, _GUARDED, True)
     return guarded
+
+
+async def run_plugin_resolver(
+    watchdog: Watchdog,
+    budget: ErrorBudget,
+    call: PluginCall,
+    tenant: Any,
+    resolve: Callable[..., Any],
+    /,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    """``resolve(*args, **kwargs)`` as the plugin's call ``call``, a timeout charged to its budget
+    (also the one call of a plugin's batch field, ``batching.py``)."""
+    try:
+        return await watchdog.run_resolver(call, resolve, *args, **kwargs)
+    except PluginTimeout as timeout:
+        # a call that ran past its deadline counts like a failed hook (the quarantine, a database
+        # write, waits in a worker thread); one that only waited for a place counts for nothing:
+        # a burst of requests must not quarantine a plugin that answers in time
+        if not timeout.waiting:
+            await run_in_threadpool(budget.failed, call.plugin, tenant_ref(tenant), timeout)
+        raise

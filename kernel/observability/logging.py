@@ -1,7 +1,9 @@
 """Structured logging with structlog: JSON lines in production, readable lines for people.
 
 Configured once by the process entry point (the CLI); library code only calls
-``structlog.get_logger()`` and binds context (request id, tenant) through contextvars.
+``structlog.get_logger()`` and binds context (request id, tenant) through contextvars. Each
+record reaches stderr as one write of a whole line (``log_writer.py`` says what that guarantees
+when several workers share stderr).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import logging
 import sys
 
 import structlog
+
+from nentang.kernel.observability.log_writer import LineLoggerFactory
 
 
 def configure_logging(*, json: bool, level: str = "INFO") -> None:
@@ -28,6 +32,6 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=LineLoggerFactory(sys.stderr, json=json),
         cache_logger_on_first_use=False,
     )

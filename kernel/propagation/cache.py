@@ -42,6 +42,20 @@ class LoadingCache(Generic[K, V]):
                     self._entries.popitem(last=False)
         return value
 
+    def fill(self, load_all: Callable[[], dict[K, V]]) -> int:
+        """Load many entries at once (at start: every tenant's path in one query); returns how many
+        were stored (none if an eviction raced with the read, as for a single miss)."""
+        generation = self._generation
+        values = load_all()
+        with self._lock:
+            if generation != self._generation:
+                return 0
+            for key, value in values.items():
+                self._entries[key] = value
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return len(values)
+
     def peek(self, key: K) -> V | None:
         """The cached value, without loading a miss (for callers that must not block)."""
         return self._entries.get(key)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 
@@ -27,9 +28,9 @@ from nentang.kernel.graphql.context import GraphQLContext
 from nentang.kernel.graphql.module import KernelModule
 from nentang.kernel.graphql.modules import tenant_data as data
 from nentang.kernel.graphql.pagination import Connection, connection, decode_cursor, encode_cursor
-from nentang.kernel.tenancy.models import TenantKind
+from nentang.kernel.tenancy.models import TenantKind, TenantStatus
 from nentang.kernel.tenancy.service import TenantInfo
-from nentang.sdk.graphql import graphql_metadata
+from nentang.sdk.graphql import batch_resolver, graphql_metadata
 
 #: The deepest a tree may practically be; bounds ``ancestors`` in the cost count.
 MAX_TREE_DEPTH = 32
@@ -47,6 +48,11 @@ class TenantKindValue(Enum):
 class TenantStatusValue(Enum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
+
+
+#: The service's enums to the schema's (looked up per tenant of a page: no enum call per row).
+_KINDS: dict[Any, TenantKindValue] = {TenantKind(v.value): v for v in TenantKindValue}
+_STATUSES: dict[Any, TenantStatusValue] = {TenantStatus(v.value): v for v in TenantStatusValue}
 
 
 @strawberry.type(description="A unit of government: the central level, a province, a commune, or any unit below.")
@@ -72,9 +78,9 @@ class Tenant:
         return cls(
             code=info.code,
             name=info.name,
-            kind=TenantKindValue(info.kind.value),
+            kind=_KINDS[info.kind],
             division_type=info.division_type,
-            status=TenantStatusValue(info.status.value),
+            status=_STATUSES[info.status],
             depth=info.depth,
             created_at=info.created_at,
             updated_at=info.updated_at,
@@ -82,13 +88,19 @@ class Tenant:
         )
 
     @strawberry.field(description="The tenant directly above (null for the central tenant).")
-    async def parent(self, info: strawberry.Info[GraphQLContext, None]) -> Tenant | None:
+    @batch_resolver
+    async def parent(tenants: list[Tenant], info: strawberry.Info[GraphQLContext, None]) -> list[Tenant | None]:
+        # every tenant of a page at once (batching.py): the grants read once, one read for all parents
         ctx = info.context
-        ctx.require_at(TENANTS_READ, self.info)
-        if self.info.parent_id is None:
-            return None
-        found = await ctx.loader(data.TENANT_BY_ID).load(self.info.parent_id)
-        return Tenant.of(found) if found else None
+        answers: list[Tenant | Exception | None] = list(ctx.refusals_at(TENANTS_READ, [t.info for t in tenants]))
+        wanted = {t.info.parent_id for t, a in zip(tenants, answers, strict=True) if a is None and t.info.parent_id}
+        ids = sorted(wanted)
+        found = dict(zip(ids, await ctx.loader(data.TENANT_BY_ID).load_many(ids), strict=True))
+        parents = {i: Tenant.of(t) for i, t in found.items() if t is not None}  # one object per parent
+        for index, (tenant, answer) in enumerate(zip(tenants, answers, strict=True)):
+            if answer is None and tenant.info.parent_id:
+                answers[index] = parents.get(tenant.info.parent_id)
+        return answers  # type: ignore[return-value]
 
     @strawberry.field(
         description="From the central tenant down to the parent.", metadata=graphql_metadata(max_items=MAX_TREE_DEPTH)
@@ -111,10 +123,17 @@ class Tenant:
         return connection(rows, first, _cursor, Tenant.of)
 
     @strawberry.field(description="How many tenants sit directly below.")
-    async def child_count(self, info: strawberry.Info[GraphQLContext, None]) -> int:
+    @batch_resolver
+    async def child_count(tenants: list[Tenant], info: strawberry.Info[GraphQLContext, None]) -> list[int]:
+        # a page's counts at once (batching.py): the grants read once, one grouped count for all
         ctx = info.context
-        ctx.require_at(TENANTS_READ, self.info)
-        return await ctx.loader(data.CHILD_COUNT).load(self.info.id)
+        refusals = ctx.refusals_at(TENANTS_READ, [t.info for t in tenants])
+        allowed = [t.info.id for t, refusal in zip(tenants, refusals, strict=True) if refusal is None]
+        counts = dict(zip(allowed, await ctx.loader(data.CHILD_COUNT).load_many(allowed), strict=True))
+        answers: list[int | Exception] = [
+            refusal if refusal is not None else counts[t.info.id] for t, refusal in zip(tenants, refusals, strict=True)
+        ]
+        return answers  # type: ignore[return-value]
 
 
 @strawberry.type

@@ -76,9 +76,13 @@ def _sqlite_append_only() -> None:
 
 
 def _postgresql_security(role: str) -> None:
+    # Look before creating: CREATE ROLE checks CREATEROLE before it notices the role exists, so a
+    # role a DBA made beforehand must not make the owner need CREATEROLE after all.
     op.execute(
         f"""DO $$ BEGIN
-              CREATE ROLE "{role}" NOLOGIN NOBYPASSRLS;
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                CREATE ROLE "{role}" NOLOGIN NOBYPASSRLS;
+              END IF;
             EXCEPTION WHEN duplicate_object THEN NULL;
             END $$"""
     )

@@ -81,9 +81,14 @@ def counts_by_day(session: Session, *, since: date) -> dict[date, int]:
     for submitted_at in session.scalars(
         select(FeedbackRecord.submitted_at).where(col(FeedbackRecord.submitted_at) >= start)
     ):
-        day = _aware(submitted_at).astimezone(VIETNAM).date()
+        day = vietnam_day(submitted_at)
         counts[day] = counts.get(day, 0) + 1
     return counts
+
+
+def vietnam_day(moment: datetime) -> date:
+    """The day (Vietnam time) a stored moment falls on."""
+    return _aware(moment).astimezone(VIETNAM).date()
 
 
 def _aware(moment: datetime) -> datetime:

@@ -2,7 +2,8 @@
 
 Naming rules (checked when the kernel builds a schema): top-level fields start with ``feedback_``,
 types with ``Feedback``; a list is paginated (``first: Int!``, its items marked ``page_items``).
-Resolvers reach their tenant only through :func:`nentang.sdk.graphql_request`.
+Resolvers reach their tenant only through :func:`nentang.sdk.graphql_request`. A field computed per
+item (``sameDay``) is a batch field: one call, and one read, for every item of the page.
 """
 
 from __future__ import annotations
@@ -11,9 +12,20 @@ from datetime import datetime
 
 import strawberry
 
-from nentang.sdk import TenantContext, graphql_metadata, graphql_request
+from nentang.sdk import TenantContext, batch_resolver, graphql_metadata, graphql_request
 from nentang_feedback import api
 from nentang_feedback.models import FeedbackRecord
+
+
+async def _same_day(items: list[FeedbackItem], info: strawberry.Info) -> list[int]:
+    # every item of the page at once (batch_resolver): one SELECT for the page, not one per item
+    request = graphql_request(info)
+    request.require_permission("feedback.read")  # also reachable from feedback_submit's answer
+    days = [api.vietnam_day(item.submitted_at) for item in items]
+    if not days:
+        return []
+    counts = await request.run(lambda ctx: api.counts_by_day(ctx.session, since=min(days)))
+    return [counts.get(day, 0) for day in days]
 
 
 @strawberry.type(description="A resident's feedback, numbered per commune.")
@@ -21,6 +33,10 @@ class FeedbackItem:
     number: int
     text: str
     submitted_at: datetime
+    same_day: int = strawberry.field(
+        description="How many pieces of feedback the commune received that day (Vietnam time); needs feedback.read.",
+        resolver=batch_resolver(_same_day),
+    )
 
 
 @strawberry.type(description="One page of feedback, oldest first.")

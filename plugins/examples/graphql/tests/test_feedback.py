@@ -32,6 +32,19 @@ def test_pages_follow_the_cursor(nentang_user: MakeUser, nentang_graphql: MakeGr
     assert [i["text"] for i in second["items"]] == ["Ba"] and not second["hasMore"]
 
 
+def test_same_day_counts_the_days_feedback_for_the_whole_page_at_once(
+    nentang_user: MakeUser, nentang_graphql: MakeGraphQLClient
+) -> None:
+    gql = nentang_graphql(nentang_user("feedback.officer"))
+    for text in ("Một", "Hai", "Ba"):
+        gql.data(SUBMIT, {"text": text})
+    page = gql.data("{ feedback_items(first: 10) { items { number sameDay } } }")["feedback_items"]
+    assert page["items"] == [{"number": n, "sameDay": 3} for n in (1, 2, 3)]  # submitted today, all three
+    desk = nentang_graphql(nentang_user("feedback.desk"))  # may submit, may not read the day's count
+    refused = desk('mutation { feedback_submit(text: "Bốn") { number sameDay } }')
+    assert refused.codes == ("permission.denied",)
+
+
 def test_without_the_permission_the_caller_is_refused_and_nothing_changes(
     nentang_user: MakeUser, nentang_graphql: MakeGraphQLClient
 ) -> None:

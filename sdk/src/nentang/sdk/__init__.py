@@ -37,7 +37,7 @@ from nentang.sdk.errors import (
     ValidationFailed,
 )
 from nentang.sdk.events import Event
-from nentang.sdk.graphql import GraphQLContribution, GraphQLRequest, graphql_metadata, graphql_request
+from nentang.sdk.graphql import GraphQLContribution, GraphQLRequest, batch_resolver, graphql_metadata, graphql_request
 from nentang.sdk.manifest import Manifest
 from nentang.sdk.migrations import enable_tenant_isolation
 from nentang.sdk.settings import check_settings_schema, is_secret_setting, settings_defaults, validate_settings
@@ -66,6 +66,7 @@ __all__ = [
     "TenantUnavailable",
     "ValidationFailed",
     "__version__",
+    "batch_resolver",
     "check_settings_schema",
     "enable_tenant_isolation",
     "graphql_metadata",

@@ -35,19 +35,30 @@ which is the kernel's and not part of this contract::
             request.require_permission("forms.read")
             return await request.run(lambda ctx: load_page(ctx.session, first, after))
 
+A field whose value comes from a read per item (a related record, a count, a computed value) is
+declared with :func:`batch_resolver`: one call for every item of the page, so a page of 1,000
+items costs one plugin call and one query, not 1,000.
+
 This module needs no strawberry at import time; a plugin that contributes GraphQL depends on
 ``strawberry-graphql`` itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import inspect
+import re
+import typing
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar, final, runtime_checkable
 
 from nentang.sdk.context import TenantContext, TenantRef
 
 T = TypeVar("T")
+S = TypeVar("S")
+
+#: Attribute of a resolver made by :func:`batch_resolver`: the batch function it answers with.
+BATCH: Final = "__nentang_batch__"
 
 #: Metadata key: the field may be queried without signing in (``graphql_metadata(public=True)``).
 PUBLIC: Final = "nentang.public"
@@ -156,12 +167,103 @@ def graphql_request(info: Any) -> GraphQLRequest:
     return request
 
 
+#: What a batch function is given and returns: the items of the page and the field's info, then
+#: one value (or an exception) per item, in order; sync or ``async``.
+BatchFunction = Callable[[list[S], Any], Sequence[T | Exception] | Awaitable[Sequence[T | Exception]]]
+
+_SEQUENCE = re.compile(r"^\s*(?:list|(?:typing\.|collections\.abc\.)?Sequence)\[(?P<item>.+)\]\s*$")
+
+
+def batch_resolver(batch: BatchFunction[S, T]) -> Callable[..., Awaitable[T]]:
+    """A field's resolver answering for every item of a page in one call.
+
+    ``batch(items, info)`` receives the objects the field is selected on (every item of the page
+    the query reached, in one list) and the field's ``strawberry.Info`` (for
+    :func:`graphql_request`), and returns the field's value for each item in the same order: a
+    list of the same length, typed ``list[X]`` where ``X`` is the field's type. An exception in
+    place of a value fails that item's field only (a GraphQL error at its path, the others intact);
+    an exception raised fails the field for every item.
+
+    The kernel calls it once per page (and per field), as one plugin call: in a plugin thread,
+    under the plugin's deadline and the runtime guard, like any resolver. Its read should be one
+    query for all the items (``WHERE key IN (...)``)::
+
+        async def _reply_counts(items: list[FeedbackItem], info: strawberry.Info) -> list[int]:
+            request = graphql_request(info)
+            numbers = [item.number for item in items]
+            counts = await request.run(lambda ctx: count_replies(ctx.session, numbers))  # one SELECT
+            return [counts.get(n, 0) for n in numbers]
+
+        @strawberry.type
+        class FeedbackItem:
+            number: int
+            reply_count: int = strawberry.field(resolver=batch_resolver(_reply_counts))
+
+    It also decorates a method-like function in the class body (``@strawberry.field`` above
+    ``@batch_resolver``, the first parameter then being the list of items). A batch field takes no
+    arguments besides ``info``.
+    """
+    if not callable(batch):
+        raise TypeError(f"batch_resolver() takes a function, not {batch!r}")
+    item = _item_annotation(batch)
+
+    async def resolve(root: Any, info: Any) -> Any:  # strawberry's names for the item and the info
+        # Outside a kernel that batches (a plain strawberry schema, a unit test): a batch of one.
+        values = batch([root], info)
+        if inspect.isawaitable(values):
+            values = await values
+        if len(values) != 1:
+            raise ValueError(f"{batch.__qualname__} returned {len(values)} values for 1 item")
+        if isinstance(values[0], Exception):
+            raise values[0]
+        return values[0]
+
+    resolve.__name__ = getattr(batch, "__name__", "resolve")
+    resolve.__qualname__ = getattr(batch, "__qualname__", resolve.__name__)
+    resolve.__module__ = batch.__module__  # where strawberry resolves the annotation's names
+    resolve.__doc__ = batch.__doc__
+    resolve.__annotations__ = {"info": _info_annotation(batch), "return": item}
+    setattr(resolve, BATCH, batch)
+    return resolve
+
+
+def _info_annotation(batch: Callable[..., Any]) -> Any:
+    """The batch function's own annotation of its ``info`` (its second parameter), or strawberry's Info."""
+    parameters = list(inspect.signature(batch).parameters.values())
+    if len(parameters) != 2:
+        raise TypeError(f"{getattr(batch, '__qualname__', batch)!r}: a batch function takes (items, info)")
+    found = parameters[1].annotation
+    if found is inspect.Parameter.empty:
+        import strawberry  # a plugin that contributes GraphQL depends on strawberry itself
+
+        return strawberry.Info
+    return found
+
+
+def _item_annotation(batch: Callable[..., Any]) -> Any:
+    """``X`` from the batch function's ``list[X]`` (or ``Sequence[X]``) return annotation."""
+    returns = getattr(batch, "__annotations__", {}).get("return")
+    if isinstance(returns, str):
+        found = _SEQUENCE.match(returns)
+        if found:
+            return found.group("item")
+    elif typing.get_origin(returns) in (list, Sequence):
+        return typing.get_args(returns)[0]
+    raise TypeError(
+        f"{getattr(batch, '__qualname__', batch)!r}: annotate the batch function's return as list[X], "
+        f"X being the field's type (found {returns!r})"
+    )
+
+
 __all__ = [
+    "BATCH",
     "MAX_ITEMS",
     "PAGE_ITEMS",
     "PUBLIC",
+    "BatchFunction",
     "GraphQLContribution",
     "GraphQLRequest",
+    "batch_resolver",
     "graphql_metadata",
     "graphql_request",
 ]
