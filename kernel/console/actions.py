@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from nentang.kernel.authz.permissions import TENANTS_CREATE, TENANTS_MANAGE, TOKENS_MANAGE, USERS_MANAGE
+from nentang.kernel.authz.permissions import AUDIT_READ, TENANTS_CREATE, TENANTS_MANAGE, TOKENS_MANAGE, USERS_MANAGE
 from nentang.kernel.console.pages import caller_in, console_of, refusal
 from nentang.kernel.http.state import tenant_of
 from nentang.kernel.runtime import Kernel
@@ -67,6 +67,28 @@ ACTIONS: Final = {
         ConsoleAction("role.create", "createRole", None, "authz.create_role", in_session=True),
         ConsoleAction("token.create", "createApiToken", TOKENS_MANAGE, "tokens.create"),
         ConsoleAction("token.revoke", "revokeApiToken", None, "tokens.revoke"),
+    )
+}
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class ConsoleRead:
+    """A console page reading what a GraphQL query field reads (no act, so not in :data:`ACTIONS`):
+    the same permission at the same unit, then the same function (``module.function``)."""
+
+    name: str
+    #: The GraphQL query field reading the same.
+    graphql: str
+    permission: str
+    function: str
+
+
+READS: Final = {
+    read.name: read
+    for read in (
+        ConsoleRead("audit.read", "auditLog", AUDIT_READ, "nentang.kernel.audit.query.read_page"),
+        ConsoleRead("audit.verify", "verifyAuditChain", AUDIT_READ, "nentang.kernel.audit.verify.verify_chains"),
     )
 }
 
