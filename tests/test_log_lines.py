@@ -118,3 +118,10 @@ def test_split_parts_fit_a_pipe_write_even_with_escapes(text: str) -> None:
     assert all(len(part.encode()) + 1 <= PIPE_BUF for part in parts)
     assert "".join(json.loads(part)["part"]["data"] for part in parts) == line
     assert all(json.loads(part)["event"] == "e" for part in parts)
+
+
+def test_parts_of_a_record_with_a_long_event_name_still_fit_a_pipe_write() -> None:
+    line = json.dumps({"event": "é" * 3000, "request_id": "r" * 900, "payload": "x" * 9000}, ensure_ascii=False)
+    parts = split_record(line)
+    assert all(len(part.encode()) + 1 <= PIPE_BUF for part in parts)
+    assert "".join(json.loads(part)["part"]["data"] for part in parts) == line

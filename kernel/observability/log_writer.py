@@ -37,6 +37,8 @@ MAX_RECORD_BYTES: Final = 64 * 1024
 #: Writes to a pipe up to this size are never interleaved with another writer's (POSIX).
 PIPE_BUF: Final = select.PIPE_BUF
 _PART_FIELDS: Final = ("timestamp", "level", "event", "request_id", "tenant")
+#: What a part (or a record cut to its identity) keeps of each identifying field.
+_FIELD_CHARS: Final = 200
 _record_ids = count(1)
 
 
@@ -76,8 +78,8 @@ def _cut(value: object, cap: int) -> object:
 
 def _minimal(record: dict[str, Any], limit: int) -> str:
     """A record whose size is in its many keys, not in one string: what identifies it, and the marker."""
-    kept = {key: str(record[key])[:200] for key in _PART_FIELDS if key in record}
-    return _dump({**kept, "truncated": True})[:limit]
+    kept = {key: str(record[key])[:_FIELD_CHARS] for key in _PART_FIELDS if key in record}
+    return _dump({**kept, "truncated": True})
 
 
 def split_record(line: str, limit: int = PIPE_BUF) -> list[str]:
@@ -93,7 +95,11 @@ def split_record(line: str, limit: int = PIPE_BUF) -> list[str]:
         head = json.loads(line)
     except ValueError:
         head = {}
-    base = {key: head[key] for key in _PART_FIELDS if isinstance(head, dict) and isinstance(head.get(key), str)}
+    base = {
+        key: head[key][:_FIELD_CHARS]
+        for key in _PART_FIELDS
+        if isinstance(head, dict) and isinstance(head.get(key), str)
+    }
     record_id = f"{os.getpid()}-{next(_record_ids)}"
     budget = limit - 1 - len(_part(base, record_id, 99999, 99999, "").encode())
     if budget < 64:  # identifying fields too long to leave room for data: split without them
