@@ -47,9 +47,12 @@ def chromium_executable() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_executable: Path) -> Iterator[Browser]:
-    """One browser for the whole session (a context and a page per test keep tests apart)."""
+    """One browser for the browser tests (a context and a page per test keep tests apart).
+
+    Package scope, not session: Playwright's sync API keeps an event loop running on the main
+    thread while it is started, and every later test calling ``asyncio.run`` would fail."""
     with sync_playwright() as driver:
         launched = driver.chromium.launch(executable_path=str(chromium_executable), headless=True)
         yield launched
