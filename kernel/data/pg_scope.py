@@ -17,11 +17,12 @@ statement (:func:`~nentang.kernel.plugins.running.on_behalf_of_plugin`); a plugi
 from __future__ import annotations
 
 import weakref
+from threading import get_ident
 from typing import Any, Final
 
 from sqlalchemy import event
 
-from nentang.kernel.plugins.running import on_behalf_of_plugin
+from nentang.kernel.plugins.running import CANCELS, current_call, on_behalf_of_plugin
 from nentang.sdk.migrations import READ_SETTING, WRITE_SETTING
 
 _SET_SCOPE: Final = (
@@ -70,6 +71,9 @@ def install(engine: Any) -> None:
     if event.contains(engine, "before_cursor_execute", _send_wanted_settings):
         return
     event.listen(engine, "before_cursor_execute", _send_wanted_settings)
+    event.listen(engine, "before_cursor_execute", _cancellable)
+    event.listen(engine, "after_cursor_execute", _done)
+    event.listen(engine, "handle_error", _done_on_error)
     event.listen(engine, "commit", _forget_transaction_settings)
     event.listen(engine, "rollback", _forget_transaction_settings)
     event.listen(engine, "rollback_savepoint", _resend_settings)
@@ -86,6 +90,23 @@ def _send_wanted_settings(connection: Any, _cursor: Any, statement: str, *_args:
     found.sent = wanted  # first: the statement below passes through this listener too
     with on_behalf_of_plugin():
         connection.exec_driver_sql(_SET_SCOPE, {"read": wanted[0], "write": wanted[1]}).close()
+
+
+def _cancellable(connection: Any, *_args: Any) -> None:
+    """A plugin's statement can be cancelled by the watchdog at its deadline (``CANCELS``)."""
+    if current_call() is not None:
+        dbapi = _dbapi(connection)
+        if dbapi is not None:
+            CANCELS[get_ident()] = dbapi.cancel_safe
+
+
+def _done(*_args: Any) -> None:
+    if CANCELS:
+        CANCELS.pop(get_ident(), None)
+
+
+def _done_on_error(_context: Any) -> None:
+    _done()
 
 
 def _forget_transaction_settings(connection: Any) -> None:
