@@ -16,6 +16,10 @@ table, column, function or other action the statement involves. While a plugin c
 With no plugin call marked (the kernel's own work, and the services a plugin asks for through its
 context, which run :func:`~nentang.kernel.plugins.running.on_behalf_of_plugin`) it allows all.
 
+**Deadlines.** Each connection also gets a progress handler: a statement run by a thread the
+watchdog is stopping (``kernel/plugins/watchdog.py``) is interrupted inside SQLite, so a query
+that never ends (a recursive CTE) gives its thread back at the deadline.
+
 **The statement cache.** Python's ``sqlite3`` keeps prepared statements by SQL text, and SQLite
 calls the authorizer only when preparing: a statement the kernel prepared earlier on a pooled
 connection would run for a plugin unchecked. So every statement SQLAlchemy sends inside a plugin
@@ -35,11 +39,12 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from contextvars import ContextVar
+from threading import get_ident
 from typing import Any, Final
 
 from sqlalchemy import Engine, event
 
-from nentang.kernel.plugins.running import PluginCall, current_call
+from nentang.kernel.plugins.running import STOPPING, PluginCall, current_call
 from nentang.sdk.errors import ScopeViolation
 
 _OK: Final = sqlite3.SQLITE_OK
@@ -70,6 +75,8 @@ _SCHEMA: Final = "change the schema or run maintenance (ANALYZE, REINDEX, virtua
 #: What the authorizer last refused on this thread/context, for the error message.
 _REFUSED: Final[ContextVar[str | None]] = ContextVar("nentang.sqlite_refused", default=None)
 _MARKS: dict[tuple[str, frozenset[str]], str] = {}
+#: Virtual-machine steps between two looks at the watchdog: a small query never reaches it.
+_PROGRESS_STEPS: Final = 10_000
 _MAX_MARKS: Final = 4096
 
 
@@ -138,6 +145,12 @@ def _set_authorizer(dbapi_connection: Any, _record: Any) -> None:
     _REAL_TABLES.update(name for (name,) in cursor.fetchall())
     cursor.close()
     dbapi_connection.set_authorizer(authorize)
+    dbapi_connection.set_progress_handler(_past_deadline, _PROGRESS_STEPS)
+
+
+def _past_deadline() -> bool:
+    """SQLite's progress handler: a true answer interrupts the running statement ("interrupted")."""
+    return bool(STOPPING) and get_ident() in STOPPING
 
 
 def _mark_plugin_statement(

@@ -16,7 +16,7 @@ The marker is a :class:`~contextvars.ContextVar`, so it follows the call into th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -38,6 +38,13 @@ class PluginCall:
     tables: frozenset[str] = frozenset()
 
 
+#: Threads the watchdog is stopping (past their call's deadline): SQLite's progress handler
+#: interrupts the statement such a thread is running, so that the stop lands once Python runs again.
+STOPPING: Final[set[int]] = set()
+#: Thread -> how to cancel the database statement it waits for now (PostgreSQL: the server runs
+#: it, so no signal to the thread reaches it); the watchdog calls it when it stops the thread.
+CANCELS: Final[dict[int, Callable[[], None]]] = {}
+
 _CURRENT: Final[ContextVar[PluginCall | None]] = ContextVar("nentang.plugin_call", default=None)
 
 
@@ -46,14 +53,11 @@ def current_call() -> PluginCall | None:
     return _CURRENT.get()
 
 
-def enter(call: PluginCall) -> Token[PluginCall | None]:
-    """Mark ``call`` as running; give the token back to :func:`leave`. (The hot dispatch path uses
-    these two directly: a context manager per hook call would cost more than the marker.)"""
-    return _CURRENT.set(call)
-
-
-def leave(token: Token[PluginCall | None]) -> None:
-    _CURRENT.reset(token)
+#: Mark a call as running (``enter(call)``), giving a token back for :data:`leave`. The hot dispatch
+#: path uses these two directly: a context manager per hook call would cost more than the marker,
+#: and so would a function wrapping them (they are the variable's own bound methods).
+enter: Final[Callable[[PluginCall | None], Token[PluginCall | None]]] = _CURRENT.set
+leave: Final[Callable[[Token[PluginCall | None]], None]] = _CURRENT.reset
 
 
 @contextmanager

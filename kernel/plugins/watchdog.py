@@ -24,6 +24,11 @@ as for any exception (``finally`` blocks, the session's rollback) and the kernel
 into :class:`PluginTimeout` for the caller. A plugin that catches ``BaseException`` and goes on is
 sent another every :data:`REFIRE_SECONDS` while its call lasts.
 
+A statement the plugin's thread is inside of on the embedded database is stopped too: each SQLite
+connection has a progress handler (``kernel/data/sqlite_authorizer.py``) that interrupts the
+statement once the thread is in :data:`~nentang.kernel.plugins.running.STOPPING` (a recursive CTE
+that never ends would otherwise hold the thread, and its connection, for ever).
+
 What this cannot stop: code blocked in C — ``time.sleep``, a socket read, a lock, a long regular
 expression or a C extension's loop. The exception waits until the interpreter runs Python again.
 A resolver's caller still gets its timeout at the deadline (the thread stays busy, and counts
@@ -49,7 +54,7 @@ from typing import Any, Final, final
 import structlog
 
 from nentang.kernel.plugins.call_limits import PluginCallLimits
-from nentang.kernel.plugins.running import PluginCall, enter, leave
+from nentang.kernel.plugins.running import CANCELS, STOPPING, PluginCall, enter, leave
 from nentang.sdk.errors import NentangError
 
 #: How often a plugin that swallowed the stop is sent another.
@@ -143,8 +148,11 @@ class Watchdog:
                     running.pop(thread, None)
                 else:
                     running[thread] = outer
-                if self._fired:
-                    self._withdraw(thread, entry)
+                if self._fired and self._withdraw(thread, entry):
+                    # stopped, but what surfaced first was the database's own interruption (the
+                    # statement it ran was cancelled for the deadline): the caller gets the timeout
+                    leave(token)
+                    raise PluginTimeout(call, self.limits.deadline_of(call.plugin))
                 leave(token)
         except Stopped:
             # again: the stop may have landed in the `finally` above, before it was done
@@ -171,6 +179,7 @@ class Watchdog:
                 fired = self._fired.get(thread)
                 if fired is not None and fired[0] is not outer:
                     del self._fired[thread]
+                    STOPPING.discard(thread)
                     _set_async_exc(thread, ctypes.py_object())
 
     def timed_out(self, thread: int, token: Token[PluginCall | None] | None) -> PluginTimeout:
@@ -192,15 +201,18 @@ class Watchdog:
                 running[thread] = outer
         self._withdraw(thread, entry)
 
-    def _withdraw(self, thread: int, entry: _Entry) -> None:
+    def _withdraw(self, thread: int, entry: _Entry) -> bool:
         """A stop may be pending for this thread's call that just ended: wait for the monitor, then
-        take it back (it must not land in the kernel's code after the call)."""
+        take it back (it must not land in the kernel's code after the call). Whether one was sent."""
         if self._fired:
             with self._lock:
                 fired = self._fired.get(thread)
                 if fired is not None and fired[0] is entry:
                     del self._fired[thread]
+                    STOPPING.discard(thread)
                     _set_async_exc(thread, ctypes.py_object())
+                    return True
+        return False
 
     def running(self) -> list[PluginCall]:
         """The innermost plugin call of each thread running one now (for tests and diagnostics)."""
@@ -226,6 +238,7 @@ class Watchdog:
                 over = [t for t, (e, at) in self._fired.items() if self._running.get(t) is not e and now - at > 1]
                 for thread in over:
                     del self._fired[thread]
+                    STOPPING.discard(thread)
 
     def _fire(self, thread: int, entry: _Entry, *, first: bool, now: float) -> None:
         with self._lock:
@@ -235,6 +248,11 @@ class Watchdog:
             if self._running.get(thread) is not entry:
                 return
             _set_async_exc(thread, ctypes.py_object(Stopped))
+            STOPPING.add(thread)  # a statement the thread is in, in SQLite's C code, stops too
+            cancel = CANCELS.get(thread)  # and one it waits for on PostgreSQL's server
+        if cancel is not None:
+            with contextlib.suppress(Exception):  # the statement may have ended meanwhile
+                cancel()
         wake = self._wakes.get(thread)
         if wake is not None:
             wake()
