@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from nentang.kernel.http.app import create_app
 from nentang.kernel.identity.actor import Actor
 from nentang.kernel.identity.user_info import UserInfo
+from nentang.kernel.plugins.call_limits import PluginCallLimits
 from nentang.kernel.runtime import Kernel
 from nentang.kernel.settings import Settings
 from tests.conftest import Tree
@@ -28,6 +29,7 @@ from tests.plugin_factory import PluginFactory
 from tests.plugin_fixtures import KernelFactory
 
 PAGES_CODE = """
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -39,6 +41,10 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 def notes_page(request):
+    if request.query.get("spin"):
+        end = time.monotonic() + 30
+        while time.monotonic() < end:  # a handler that never ends: stopped at the plugin's deadline
+            pass
     if request.method == "POST":
         body = request.form.get("body", "").strip()
         if not body:
@@ -90,7 +96,7 @@ def settings(database_url: str) -> Settings:
 def plugged(plugin_factory: PluginFactory, make_kernel: KernelFactory, tree: Tree) -> Kernel:
     plugin_factory.make("notes", PAGES_CODE, extra_files={"templates/notes.html": TEMPLATE}, **NOTES_PERMISSIONS)
     plugin_factory.make("broken", BAD_CODE)
-    kernel = make_kernel()
+    kernel = make_kernel(plugin_calls=PluginCallLimits(deadlines={"notes": DEADLINE}))
     for plugin, unit in (("notes", tree.c1), ("notes", tree.c3), ("broken", tree.c1)):
         kernel.plugins.activation.enable(
             actor=Actor.command_line(), plugin=plugin, tenant_code=unit.code, checked=False
@@ -118,6 +124,7 @@ def _notes(kernel: Kernel, tenant_id: int) -> list[str]:
 
 
 PAGE = "/t/00001/console/p/notes/"
+DEADLINE = 1.0
 
 
 def test_the_page_and_its_menu_entry_exist_where_the_plugin_is_enabled(client: TestClient, writer: UserInfo) -> None:
@@ -219,4 +226,13 @@ def test_a_post_that_is_not_a_form_is_refused_without_reaching_the_plugin(
     token = console_sign_in(client, writer.username)
     sent = client.post(PAGE, content=b"body=x", headers={"content-type": "text/plain", "x-csrf-token": token})
     assert sent.status_code in (400, 403)
+    assert _notes(plugged, tree.c1.id) == []
+
+
+def test_a_handler_past_its_deadline_is_stopped_and_answered_with_a_500_page(
+    client: TestClient, plugged: Kernel, tree: Tree, writer: UserInfo
+) -> None:
+    token = console_sign_in(client, writer.username)
+    stopped = post_form(client, PAGE + "?spin=1", token, body="không bao giờ xong")
+    assert stopped.status_code == 500 and "notes" in stopped.text
     assert _notes(plugged, tree.c1.id) == []
