@@ -9,6 +9,7 @@ with the console's table macro and adds one by a form post.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -30,14 +31,11 @@ from tests.plugin_fixtures import KernelFactory
 
 PAGES_CODE = """
 import time
-from pathlib import Path
 
 from sqlalchemy import func, select
 
 from nentang.sdk import ConsolePage, ConsoleRedirect, ConsoleView, hookimpl
 from tests.fixtures.notes_plugin.models import Note
-
-TEMPLATES = Path(__file__).parent / "templates"
 
 
 def notes_page(request):
@@ -61,7 +59,7 @@ def notes_page(request):
 @hookimpl
 def nentang_http_console_pages(ctx):
     title = {"vi": "Ghi chú " + ctx.tenant.code, "en": "Notes " + ctx.tenant.code}
-    return [ConsolePage("", notes_page, title, "notes.write", TEMPLATES, methods=("GET", "POST"))]
+    return [ConsolePage("", notes_page, title, "notes.write", methods=("GET", "POST"))]
 """
 
 TEMPLATE = """{% extends "nentang/base.html" %}
@@ -77,13 +75,15 @@ TEMPLATE = """{% extends "nentang/base.html" %}
 
 #: A plugin whose page names a permission it does not declare: left out, the console unharmed.
 BAD_CODE = """
-from pathlib import Path
 from nentang.sdk import ConsolePage, ConsoleView, hookimpl
 
 @hookimpl
 def nentang_http_console_pages(ctx):
     title = {"vi": "Hỏng", "en": "Broken"}
-    return [ConsolePage("", lambda r: ConsoleView("x.html"), title, "kernel.everything", Path(__file__).parent)]
+    return [
+        ConsolePage("", lambda r: ConsoleView("x.html"), title, "kernel.everything"),
+        ConsolePage("outside", lambda r: ConsoleView("x.html"), title, "broken.view", templates="../.."),
+    ]
 """
 
 
@@ -236,3 +236,41 @@ def test_a_handler_past_its_deadline_is_stopped_and_answered_with_a_500_page(
     stopped = post_form(client, PAGE + "?spin=1", token, body="không bao giờ xong")
     assert stopped.status_code == 500 and "notes" in stopped.text
     assert _notes(plugged, tree.c1.id) == []
+
+
+def test_every_problem_of_a_pages_answer_is_named(plugged: Kernel) -> None:
+    from nentang.kernel.console.plugin_pages import _checked_pages
+    from nentang.sdk import ConsolePage, ConsoleView
+
+    def view(_request: object) -> ConsoleView:
+        return ConsoleView("x.html")
+
+    bad = [
+        ConsolePage("Bad Path", view, {"vi": "x", "en": "x"}, "notes.write"),
+        ConsolePage("ok", view, {"vi": "x"}, "kernel.everything", templates="../.."),
+        ConsolePage("put", view, {"vi": "x", "en": "x"}, "notes.write", methods=("PUT",)),
+    ]
+    with pytest.raises(ValueError) as raised:
+        _checked_pages(plugged, "notes", bad)
+    message = str(raised.value)
+    assert "'Bad Path'" in message and "lower-case segments" in message
+    assert "'kernel.everything' is not one the plugin declares" in message
+    assert "needs a text for each of vi, en" in message
+    assert "'../..' is not a folder of the plugin's package" in message
+    assert "methods must be GET and/or POST" in message
+    with pytest.raises(ValueError, match="must return a list"):
+        _checked_pages(plugged, "notes", ConsolePage("", view, {"vi": "x", "en": "x"}, "notes.write"))
+
+
+def test_the_contract_scan_counts_a_pages_permission_as_checked(tmp_path: Path) -> None:
+    from nentang.sdk.testing._scan import permission_uses
+
+    (tmp_path / "pages.py").write_text(
+        'VIEW = "demo.view"\n'
+        'a = ConsolePage("", h, t, VIEW)\n'
+        'b = sdk.ConsolePage("x", h, t, permission="demo.edit")\n'
+        'c = ConsolePage("y", h, t, permission=name + ".z")\n'
+    )
+    uses = permission_uses(tmp_path)
+    assert sorted(hit.value for hit in uses.literal) == ["demo.edit", "demo.view"]
+    assert [hit.value for hit in uses.dynamic] == ["name + '.z'"]

@@ -75,7 +75,7 @@ class ConsoleTenantBinding:
             return refusal(request, "not_your_unit", tenant.code, status=403)
         scope[TENANT_KEY] = tenant
         # the plugins' pages here (for the menu and the page route): only enabled plugins are asked
-        scope[PAGES_KEY] = await run_in_threadpool(find_pages, kernel, tenant, caller.actor)
+        scope[PAGES_KEY] = await run_in_threadpool(find_pages, kernel, tenant, str(caller.actor))
         return None
 
 

@@ -11,9 +11,10 @@ Order of the checks before a plugin's handler runs: security headers, CSRF of a 
 console's middleware), session and unit (``binding.py``), the page exists here, the method, the
 page's permission (refused with the reason, audited as ``console.plugin_page_refused``). The
 handler then runs as the plugin's call: in a worker thread, under its deadline and the runtime
-guard, in one transaction of the unit (committed if it returns, rolled back if it raises); a
-failure or a timeout is charged to the plugin's error budget at the unit and answered with a 500
-page. Its view renders with an environment of the plugin's template folder plus the console's
+guard, in one transaction of the unit (committed if it returns, rolled back if it raises). A
+``PermissionDenied`` it raises is a 403 page, a ``ValidationFailed`` a 400 page with the message;
+any other failure, or a timeout, is charged to the plugin's error budget at the unit and answered
+with a 500 page. Its view renders with an environment of the plugin's template folder plus the console's
 ``nentang/`` templates (the layout and the macros).
 """
 
@@ -40,7 +41,7 @@ from nentang.kernel.runtime import Kernel
 from nentang.kernel.tenancy.service import TenantInfo
 from nentang.sdk.console import PAGE_PATH, ConsolePage, ConsoleRedirect, ConsoleView
 from nentang.sdk.context import TenantContext, TenantRef
-from nentang.sdk.errors import ValidationFailed
+from nentang.sdk.errors import PermissionDenied, ValidationFailed
 
 HOOK: Final = "nentang_http_console_pages"
 #: Where the binding leaves the unit's pages for the menu and the page route: plugin -> pages.
@@ -92,8 +93,8 @@ def _checked_pages(kernel: Kernel, plugin: str, answer: object) -> tuple[Console
             problems.append(f"{where}: the title needs a text for each of {', '.join(LOCALES)}")
         if not page.methods or not set(page.methods) <= _METHODS or not callable(page.handler):
             problems.append(f"{where}: methods must be GET and/or POST, and the handler a function")
-        if not Path(page.templates).is_dir():
-            problems.append(f"{where}: the template folder {str(page.templates)!r} does not exist")
+        if _template_folder(loaded.package_dir if loaded else None, page.templates) is None:
+            problems.append(f"{where}: the template folder {page.templates!r} is not a folder of the plugin's package")
     if problems:
         raise _PageProblem("; ".join(problems))
     return tuple(answer)
@@ -102,6 +103,15 @@ def _checked_pages(kernel: Kernel, plugin: str, answer: object) -> tuple[Console
 def plugin_url(code: str, plugin: str, path: str = "") -> str:
     """``/t/{code}/console/p/{plugin}/{path}`` (a plugin's first page ends with ``/``)."""
     return tenant_url(code, "p", plugin) + "/" + path.strip("/")
+
+
+def _template_folder(package: Path | None, folder: object) -> Path | None:
+    """``folder`` inside the plugin's package, if it is one (never outside it)."""
+    if package is None or not isinstance(folder, str) or not folder or Path(folder).is_absolute():
+        return None
+    root = package.resolve()
+    found = (root / folder).resolve()
+    return found if found.is_dir() and found.is_relative_to(root) else None
 
 
 def pages_of(request: Request) -> Mapping[str, tuple[ConsolePage, ...]]:
@@ -175,8 +185,12 @@ async def plugin_page(request: Request) -> Response:
     query = dict(request.query_params)
     try:
         answer = await run_in_threadpool(
-            _run, kernel, plugin, tenant, caller.actor, page, request.method, query, form, locale, base
+            _run, kernel, plugin, tenant, str(caller.actor), page, request.method, query, form, locale, base
         )
+    except PermissionDenied as exc:  # the handler's own finer check (rolled back, not the plugin's fault)
+        return refusal(request, "permission", str(exc), status=403, values={"unit": tenant})
+    except ValidationFailed as exc:
+        return refusal(request, "bad_form", str(exc), status=400)
     except Exception as exc:
         _log.error("console.plugin_page_failed", plugin=plugin, page=path, tenant=tenant.code, error=repr(exc))
         await run_in_threadpool(kernel.plugins.budget.failed, plugin, tenant_ref(tenant), exc)
@@ -187,7 +201,11 @@ async def plugin_page(request: Request) -> Response:
         _log.error("console.plugin_page_failed", plugin=plugin, page=path, error=f"returned {type(answer).__name__}")
         return refusal(request, "plugin_failed", plugin, status=500)
     values = {**answer.values, "title": page.title[locale], "page_url": base}
-    return render(request, answer.template, values, status=answer.status, templates=_templates(request, page.templates))
+    loaded = kernel.plugins.host.plugins.get(plugin)
+    folder = _template_folder(loaded.package_dir if loaded else None, page.templates)
+    if folder is None:  # the plugin was replaced since its pages were checked
+        return refusal(request, "plugin_failed", plugin, status=500)
+    return render(request, answer.template, values, status=answer.status, templates=_templates(request, folder))
 
 
 def _run(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final, Protocol, TypeAlias
 
 from nentang.sdk.context import TenantContext, TenantRef
@@ -100,8 +99,9 @@ class ConsolePage:
     title: Mapping[str, str]
     #: The permission (one the plugin declares) the person must hold at the unit; refused otherwise.
     permission: str
-    #: The folder of the plugin's templates (usually ``Path(__file__).parent / "templates"``).
-    templates: Path
+    #: The folder of the plugin's templates, relative to its package (no ``..``): the kernel finds
+    #: it, so plugin code never touches the file system.
+    templates: str = "templates"
     #: ``("GET",)`` or ``("GET", "POST")``.
     methods: tuple[str, ...] = ("GET",)
     #: Whether the unit's menu links to this page (only for people who hold ``permission``).
