@@ -76,6 +76,7 @@ def test_every_problem_is_reported_with_its_code_in_one_run(project: Project) ->
     src = package(root)
     # a permission checked but not declared (and so the declared .write is never checked)
     edit(src / "graphql.py", f'require_permission("{name}.write")', f'require_permission("{name}.delete")')
+    edit(src / "pages.py", f'WRITE = "{name}.write"', f'WRITE = "{name}.delete"')
     # a check the scan cannot read
     edit(
         src / "service.py",
@@ -154,6 +155,7 @@ def test_every_problem_is_reported_with_its_code_in_one_run(project: Project) ->
         "hooks_silent": "failed",
         "lifecycle": "failed",
         "graphql": "failed",
+        "console": "passed",
     }
     assert "FAILED (" in report.text() and "[contract.data_lost]" in report.text()
 
@@ -175,7 +177,11 @@ def test_a_kernel_that_leaked_hooks_and_fields_would_be_caught(
 
     monkeypatch.setattr(runtime, "activation_cache", everywhere)
     report = check(root)
-    assert set(report.codes) == {"contract.hook_while_disabled", "contract.graphql_leak"}, report.text()
+    assert set(report.codes) == {
+        "contract.hook_while_disabled",
+        "contract.graphql_leak",
+        "contract.console_leak",
+    }, report.text()
     leaks = {f.location for f in report.findings if f.code == "contract.hook_while_disabled"}
     assert {"nentang_plugin_enable@00002", "nentang_event_received@00002", "nentang_plugin_disable@00001"} <= leaks
 

@@ -10,6 +10,7 @@ with pytest and ``nentang sdk check`` in that environment, each in a process of 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sysconfig
 import tomllib
@@ -37,9 +38,11 @@ EXPECTED_FILES = {
     f"src/nentang_{NAME}/migrations/{NAME}_0001_greeting.py",
     f"src/nentang_{NAME}/models.py",
     f"src/nentang_{NAME}/nentang-plugin.toml",
+    f"src/nentang_{NAME}/pages.py",
     f"src/nentang_{NAME}/plugin.py",
     f"src/nentang_{NAME}/py.typed",
     f"src/nentang_{NAME}/service.py",
+    f"src/nentang_{NAME}/templates/{NAME}_greetings.html",
     f"tests/test_{NAME}.py",
 }
 
@@ -71,7 +74,8 @@ def test_the_project_has_every_part_a_plugin_needs(tmp_path: Path) -> None:
     assert review["plugin"] == NAME and {r["status"] for r in review["rules"]} <= {"done", "todo", "exempt"}
     assert check_kernel_imports(root) == []
     assert check_package(root / f"src/nentang_{NAME}", manifest.capabilities, requires=manifest.requires) == []
-    assert "{{" not in "".join(p.read_text() for p in root.rglob("*") if p.is_file())
+    text = "".join(p.read_text() for p in root.rglob("*") if p.is_file())
+    assert re.search(r"\{\{[A-Za-z]+\}\}", text) is None  # every placeholder replaced (Jinja's have spaces)
 
 
 def test_bad_names_and_existing_folders_are_refused(tmp_path: Path) -> None:
@@ -129,7 +133,7 @@ def test_the_generated_plugin_passes_its_tests_and_the_contract_suite(tmp_path: 
 
     tests = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=root)
     assert tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-3000:]
-    assert "7 passed" in tests.stdout
+    assert "10 passed" in tests.stdout
 
     server = os.environ.get("NENTANG_DATABASE_URL", "")
     on_postgres = ["--postgres", server] if server.startswith("postgresql") else []

@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nentang.kernel.console.pages import SIGN_IN, caller_in, console_of, redirect, refusal
+from nentang.kernel.console.plugin_pages import PAGES_KEY, find_pages
 from nentang.kernel.http.state import TENANT_KEY
 from nentang.kernel.tenancy.service import TenantInfo
 from nentang.sdk.errors import TenantNotFound
@@ -73,6 +74,8 @@ class ConsoleTenantBinding:
             await run_in_threadpool(record)
             return refusal(request, "not_your_unit", tenant.code, status=403)
         scope[TENANT_KEY] = tenant
+        # the plugins' pages here (for the menu and the page route): only enabled plugins are asked
+        scope[PAGES_KEY] = await run_in_threadpool(find_pages, kernel, tenant, str(caller.actor))
         return None
 
 

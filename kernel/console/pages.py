@@ -66,6 +66,9 @@ class Console:
         )
     )
 
+    #: Template environments of plugins' pages, by template folder (``plugin_pages.py``).
+    plugin_templates: dict[str, Environment] = field(default_factory=dict)
+
     @classmethod
     def build(cls, kernel: Kernel) -> Console:
         environment = Environment(
@@ -113,7 +116,9 @@ def render(
     *,
     status: int = 200,
     headers: Mapping[str, str] | None = None,
+    templates: Environment | None = None,
 ) -> HTMLResponse:
+    """``template`` inside the layout (from ``templates``, a plugin's environment, else the console's)."""
     console = console_of(request)
     locale = locale_of(request)
     translations = console.catalogues.get(locale)
@@ -138,16 +143,23 @@ def render(
         "user": caller.user,
         "tenant": tenant if isinstance(tenant, TenantInfo) else None,
         "menu": console.menu,
+        "plugin_menu": plugin_menu(request, locale),
         "tenant_url": tenant_url,
         "with_query": lambda **changes: with_query(request, **changes),
         "oidc_enabled": console.kernel.oidc is not None,
         "sign_in_url": SIGN_IN,
         **(values or {}),
     }
-    body = console.templates.get_template(template).render(context)
+    body = (templates or console.templates).get_template(template).render(context)
     response = HTMLResponse(body, status_code=status, headers=dict(headers or {}))
     finish(request, response)
     return response
+
+
+def plugin_menu(request: Request, locale: str) -> list[tuple[str, str]]:
+    from nentang.kernel.console.plugin_pages import menu_entries  # plugin_pages renders with this module
+
+    return menu_entries(request, locale)
 
 
 def finish(request: Request, response: Response) -> None:

@@ -286,6 +286,25 @@ class Dispatcher:
                 )
         return None
 
+    def run_as_plugin(
+        self,
+        plugin: str,
+        tenant: TenantRef,
+        entry: str,
+        function: Callable[[KernelTenantContext], Any],
+        *,
+        actor: str,
+        session: Any,
+        plugin_settings: Mapping[str, Any],
+    ) -> Any:
+        """``function(ctx)`` as ``plugin``'s call ``entry`` (not a hook: a console page's handler),
+        with the plugin's context, tables and deadline, like a hook implementation."""
+        call = PluginCall(plugin, tenant.id, entry, self._host.tables.get(plugin, frozenset()))
+        ctx = new_context(tenant, plugin, actor, plugin_settings, session, self._services.handle)
+        if session is not None:
+            session.flush()
+        return self.watchdog.call(call, _checked, session, call, function, ctx)
+
     def call_robust(self, hook: str, tenant: TenantRef, *, actor: str, **kwargs: Any) -> list[Outcome]:
         outcomes = []
         for plugin, function, args_of, settings, call in self._steps(hook, tenant.id):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nentang.sdk import TenantContext, hookimpl
-from nentang_noticeboard import board
+from nentang.sdk import ConsolePage, TenantContext, hookimpl
+from nentang_noticeboard import board, pages
 
 
 @hookimpl
@@ -19,3 +19,9 @@ def nentang_plugin_enable(ctx: TenantContext, settings: Mapping[str, Any]) -> No
     if board.count(ctx.session) == 0:
         title = str(settings.get("welcome") or f"Bảng tin của {ctx.tenant.name} đã mở")
         board.post(ctx.session, title=title, posted_by=ctx.actor)
+
+
+@hookimpl
+def nentang_http_console_pages() -> list[ConsolePage]:
+    """The board's page in the console, where the plugin is enabled (see ``pages.py``)."""
+    return pages.pages()

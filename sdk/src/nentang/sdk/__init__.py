@@ -20,6 +20,7 @@ Contract:
 from nentang.sdk import deprecated as _deprecated
 from nentang.sdk._markers import hookimpl
 from nentang.sdk._require import require_sdk
+from nentang.sdk.console import ConsolePage, ConsoleRedirect, ConsoleRequest, ConsoleView
 from nentang.sdk.context import TenantContext, TenantRef
 from nentang.sdk.deprecated import NentangDeprecationWarning
 from nentang.sdk.errors import (
@@ -46,6 +47,10 @@ from nentang.sdk.version import __version__
 
 __all__ = [
     "Conflict",
+    "ConsolePage",
+    "ConsoleRedirect",
+    "ConsoleRequest",
+    "ConsoleView",
     "CrossTenantWrite",
     "Event",
     "GraphQLContribution",
@@ -80,7 +85,18 @@ __all__ = [
 
 #: Public objects that keep the module they are defined in: dataclasses and models whose
 #: annotations are resolved against their own module (``typing.get_type_hints``, pydantic).
-_KEEP_MODULE = frozenset({"Event", "GraphQLContribution", "Manifest", "TenantOwned", "TenantRef"})
+_KEEP_MODULE = frozenset(
+    {
+        "ConsolePage",
+        "ConsoleRedirect",
+        "ConsoleView",
+        "Event",
+        "GraphQLContribution",
+        "Manifest",
+        "TenantOwned",
+        "TenantRef",
+    }
+)
 
 for _name in __all__:
     _obj = globals()[_name]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from nentang.sdk._markers import hookspec
 
 if TYPE_CHECKING:
+    from nentang.sdk.console import ConsolePage
     from nentang.sdk.context import TenantContext
     from nentang.sdk.events import Event
     from nentang.sdk.graphql import GraphQLContribution
@@ -116,6 +117,37 @@ def nentang_graphql_contribute() -> GraphQLContribution | None:
 
     :returns: The contribution, or ``None`` when the plugin adds nothing to GraphQL.
     :raises Exception: any exception leaves the plugin out of the schema being built (see Mode).
+
+    .. versionadded:: 0.1
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP: the web console
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def nentang_http_console_pages(ctx: TenantContext) -> list[ConsolePage]:
+    """Give this plugin's pages of the web console at one unit (and their menu entries).
+
+    When: on each request to a console page of a unit (to build its menu) and to one of this
+        plugin's pages (to find the page), after the kernel checked the session and the unit;
+        keep it cheap and free of writes.
+    Tenant: only plugins enabled for ``ctx.tenant``; elsewhere the plugin's pages do not exist
+        (``/t/{code}/console/p/{plugin}/...`` is a 404 page) and the menu has no entry for them.
+    Mode: strict for this plugin only: if it raises, returns something other than a list of
+        :class:`nentang.sdk.console.ConsolePage`, or a page is invalid (a bad ``path``, a
+        permission the plugin does not declare, a missing ``vi``/``en`` title), the plugin has no
+        pages at that request and the problem is logged (``console.plugin_pages_left_out``);
+        the console and the other plugins' pages keep working.
+
+    :param ctx: Context bound to the unit of the console and the signed-in person (``ctx.actor``);
+        ``ctx.session`` reads that unit's data.
+    :returns: The pages (possibly depending on ``ctx.settings``); an empty list when there are none.
+        Each page's handler is called with a :class:`nentang.sdk.console.ConsoleRequest` only
+        after the kernel's session, unit binding, CSRF and ``permission`` checks passed.
+    :raises Exception: any exception leaves the plugin's pages out for this request (see Mode).
 
     .. versionadded:: 0.1
     """

@@ -18,6 +18,7 @@ from nentang.sdk.context import TenantRef
 from nentang.sdk.events import Event
 from nentang.sdk.manifest import Manifest
 from nentang.sdk.tables import TENANT_TABLE, TenantOwned
+from nentang.sdk.testing._contract_console import console_paths, console_verdict, implements_pages
 from nentang.sdk.testing._contract_setup import loaded, migrate_empty_database
 from nentang.sdk.testing._database import create_postgres_database, drop_postgres_database, kit_settings
 from nentang.sdk.testing._samples import UntestableModel, sample_row
@@ -106,10 +107,16 @@ class _Suite:
         self._events(enabled)
         fields_at_a = self._graphql_fields(self.a) if enabled else None
         fields_at_b = self._graphql_fields(self.b)
+        pages_at_a = console_paths(self.running, self.name, self.a, ACTOR) if enabled else None
+        pages_at_b = console_paths(self.running, self.name, self.b, ACTOR)
+        self.pages_after_disable: set[str] | None = None
         if enabled:
             self._lifecycle(settings or {}, fields_at_a, fields_at_b)
         else:
             self._graphql_verdict(None, fields_at_b, None)
+        implements = implements_pages(self.running, self.name)
+        at_a, at_b = (self.a, pages_at_a), (self.b, pages_at_b)
+        console_verdict(self.collect, self.name, implements, at_a, at_b, self.pages_after_disable)
         self.collect.done("hooks_silent", f"{len(self._tenant_hooks())} tenant-scoped hook(s) implemented")
         if settings is not None and self.collect.report.result("lifecycle") is None:
             self.collect.done("lifecycle", f"enable → disable → enable at {self.a.code}")
@@ -367,6 +374,7 @@ class _Suite:
             return
         self._hooks_silent_at(self.a, "where it was just disabled")
         after_disable = self._graphql_fields(self.a)
+        self.pages_after_disable = console_paths(self.running, self.name, self.a, ACTOR)
         self._graphql_verdict(at_a, at_b, after_disable)
         if not self._step(
             "contract.reenable_failed", lambda: self.running.enable(self.name, self.a, settings=settings)

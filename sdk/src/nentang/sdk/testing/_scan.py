@@ -3,8 +3,10 @@ kernel imports included, is :mod:`nentang.sdk.policy`).
 
 The scan parses the files (``ast``); nothing is imported. A permission is found when a call to
 ``require_permission`` or ``has_permission`` (on a context, a GraphQL request, anything) passes a
-string literal, or the name of a module-level string constant of the same file. Any other argument
-is reported as *dynamic*: the scan cannot tell which permission it is.
+string literal, or the name of a module-level string constant of the same file; a console page's
+``ConsolePage(..., permission=...)`` (its fourth argument) counts the same, since the kernel checks
+it before the page's handler. Any other argument is reported as *dynamic*: the scan cannot tell
+which permission it is.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Final, final
 
 #: Calls whose first argument names a permission.
 PERMISSION_CALLS: Final = frozenset({"require_permission", "has_permission"})
+#: Values whose ``permission`` (keyword, or the positional argument at this index) the kernel checks.
+PERMISSION_VALUES: Final = {"ConsolePage": 3}
 #: Folders never scanned (environments, build output, caches, VCS).
 SKIPPED_DIRS: Final = frozenset(
     {".git", ".hg", ".venv", "venv", ".tox", ".nox", "build", "dist", "__pycache__", ".mypy_cache", ".ruff_cache"}
@@ -86,12 +90,12 @@ def permission_uses(root: Path, *, skip: Iterable[str] = ("tests", "migrations")
             continue
         constants = _module_constants(tree)
         for node in ast.walk(tree):
-            if not isinstance(node, ast.Call) or not node.args:
+            if not isinstance(node, ast.Call):
                 continue
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name not in PERMISSION_CALLS:
+            first = _permission_argument(node, name)
+            if first is None:
                 continue
-            first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 literal.append(SourceHit(path, node.lineno, first.value))
             elif isinstance(first, ast.Name) and first.id in constants:
@@ -99,6 +103,17 @@ def permission_uses(root: Path, *, skip: Iterable[str] = ("tests", "migrations")
             else:
                 dynamic.append(SourceHit(path, node.lineno, ast.unparse(first)))
     return PermissionUse(tuple(literal), tuple(dynamic))
+
+
+def _permission_argument(node: ast.Call, name: str) -> ast.expr | None:
+    """The argument of ``node`` that names a permission, if it is a permission check at all."""
+    if name in PERMISSION_CALLS:
+        return node.args[0] if node.args else None
+    index = PERMISSION_VALUES.get(name)
+    if index is None:
+        return None
+    keyword = next((k.value for k in node.keywords if k.arg == "permission"), None)
+    return keyword if keyword is not None else (node.args[index] if len(node.args) > index else None)
 
 
 def _module_constants(tree: ast.Module) -> dict[str, str]:

@@ -48,6 +48,10 @@ check                       codes
 ``graphql``                 ``contract.graphql_leak`` — its fields exist where it is not enabled;
                             ``contract.graphql_missing`` — it contributes, yet its fields are
                             missing where it is enabled (left out of the schema: see the log)
+``console``                 ``contract.console_leak`` — its console pages exist where it is not
+                            enabled, or after it was disabled; ``contract.console_missing``
+                            (warning) — it implements ``nentang_http_console_pages`` yet has no
+                            valid page where it is enabled
 ==========================  =====================================================================
 
 A check that cannot run says why (``skipped``): no GraphQL in this kernel, no tables, an earlier
@@ -81,6 +85,7 @@ CHECKS: Final = (
     "hooks_silent",
     "lifecycle",
     "graphql",
+    "console",
 )
 
 
