@@ -42,11 +42,22 @@ def mutation_resolvers() -> dict[str, Callable[..., Any]]:
 
 
 def _with_helpers(resolver: Callable[..., Any]) -> str:
-    """The resolver's source and that of the functions of its module it calls (``_manage``)."""
-    source = inspect.getsource(resolver)
+    """The resolver's source and that of the functions of its module it calls (``_manage``), and
+    of those they call in turn (``_act`` → ``_managed``)."""
     module = inspect.getmodule(resolver)
-    helpers = [getattr(module, n, None) for n in re.findall(r"\b(_?[a-z_]+)\(", source)]
-    return source + "".join(inspect.getsource(f) for f in helpers if inspect.isfunction(f))
+    seen: set[Callable[..., Any]] = set()
+    pending = [resolver]
+    sources = []
+    while pending:
+        function = pending.pop()
+        if function in seen:
+            continue
+        seen.add(function)
+        source = inspect.getsource(function)
+        sources.append(source)
+        found = [getattr(module, n, None) for n in re.findall(r"\b(_?[a-z_]+)\(", source)]
+        pending.extend(f for f in found if inspect.isfunction(f) and inspect.getmodule(f) is module)
+    return "".join(sources)
 
 
 def test_every_console_action_has_a_graphql_mutation_calling_the_same_service() -> None:
@@ -134,6 +145,24 @@ SCENARIOS: dict[str, tuple[str, dict[str, str], str, dict[str, Any]]] = {
         "mutation($id: Int!) { revokeApiToken(id: $id) { id } }",
         {"id": "{token}"},
     ),
+    "plugin.enable": (
+        "/t/01/console/plugins/hello/enable",
+        {"unit": "00001"},
+        'mutation { enablePlugin(plugin: "hello", tenant: "00002") { enabled } }',
+        {},
+    ),
+    "plugin.settings": (
+        "/t/01/console/plugins/hello/settings",
+        {"unit": "00001", "setting-greeting": "Chào"},
+        'mutation { updatePluginSettings(plugin: "hello", tenant: "00002", settings: {greeting: "Chào"}) { enabled } }',
+        {},
+    ),
+    "plugin.disable": (
+        "/t/01/console/plugins/hello/disable",
+        {"unit": "00001"},
+        'mutation { disablePlugin(plugin: "hello", tenant: "00002") { enabled } }',
+        {},
+    ),
 }
 
 
@@ -180,6 +209,9 @@ def test_console_and_graphql_leave_the_same_audit_entries(
         "user.disable",
         "grant.create",
         "token.create",
+        "plugin.enable",
+        "plugin.settings",
+        "plugin.disable",
     } <= done
     created_c = audit_entries(kernel, kernel.tenants.get("VP-C").id)[0]
     created_g = audit_entries(kernel, kernel.tenants.get("VP-G").id)[0]

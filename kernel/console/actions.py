@@ -26,7 +26,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from nentang.kernel.authz.permissions import AUDIT_READ, TENANTS_CREATE, TENANTS_MANAGE, TOKENS_MANAGE, USERS_MANAGE
+from nentang.kernel.authz.permissions import (
+    AUDIT_READ,
+    PLUGINS_MANAGE,
+    TENANTS_CREATE,
+    TENANTS_MANAGE,
+    TOKENS_MANAGE,
+    USERS_MANAGE,
+)
 from nentang.kernel.console.pages import caller_in, console_of, refusal
 from nentang.kernel.http.state import tenant_of
 from nentang.kernel.runtime import Kernel
@@ -67,6 +74,9 @@ ACTIONS: Final = {
         ConsoleAction("role.create", "createRole", None, "authz.create_role", in_session=True),
         ConsoleAction("token.create", "createApiToken", TOKENS_MANAGE, "tokens.create"),
         ConsoleAction("token.revoke", "revokeApiToken", None, "tokens.revoke"),
+        ConsoleAction("plugin.enable", "enablePlugin", PLUGINS_MANAGE, "plugins.activation.enable"),
+        ConsoleAction("plugin.disable", "disablePlugin", PLUGINS_MANAGE, "plugins.activation.disable"),
+        ConsoleAction("plugin.settings", "updatePluginSettings", PLUGINS_MANAGE, "plugins.activation.update_settings"),
     )
 }
 
