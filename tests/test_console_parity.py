@@ -19,6 +19,7 @@ from nentang.kernel.console.actions import ACTIONS
 from nentang.kernel.console.app import console_mounts
 from nentang.kernel.graphql.modules import KERNEL_MODULES
 from nentang.kernel.identity.user_info import UserInfo
+from nentang.kernel.plugins.context import tenant_ref
 from nentang.kernel.runtime import Kernel
 from tests import console_fixtures
 from tests.conftest import Tree
@@ -163,6 +164,12 @@ SCENARIOS: dict[str, tuple[str, dict[str, str], str, dict[str, Any]]] = {
         'mutation { disablePlugin(plugin: "hello", tenant: "00002") { enabled } }',
         {},
     ),
+    "plugin.release": (  # {quarantine}: hello is quarantined at both twins first
+        "/t/01/console/plugins/hello/release{quarantine}",
+        {"unit": "00001"},
+        'mutation { releasePlugin(plugin: "hello", tenant: "00002") { released } }',
+        {},
+    ),
 }
 
 
@@ -190,6 +197,11 @@ def test_console_and_graphql_leave_the_same_audit_entries(
         if "{grant}" in path:
             path = path.replace("{grant}", str(_newest_grant(kernel, "con.a")))
             variables = {"id": _newest_grant(kernel, "gql.a")}
+        if "{quarantine}" in path:
+            path = path.replace("{quarantine}", "")
+            for twin in (tree.c1, tree.c2):
+                for _ in range(kernel.plugins.budget.budget):
+                    kernel.plugins.budget.failed("hello", tenant_ref(twin), RuntimeError("down"))
         if "{token}" in path:
             path = path.replace("{token}", str(_token_of(kernel, "00001")))
             variables = {"id": _token_of(kernel, "00002")}
@@ -212,6 +224,7 @@ def test_console_and_graphql_leave_the_same_audit_entries(
         "plugin.enable",
         "plugin.settings",
         "plugin.disable",
+        "plugin.release",
     } <= done
     created_c = audit_entries(kernel, kernel.tenants.get("VP-C").id)[0]
     created_g = audit_entries(kernel, kernel.tenants.get("VP-G").id)[0]

@@ -14,6 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from nentang.kernel.http.app import create_app
+from nentang.kernel.plugins.context import tenant_ref
 from nentang.kernel.runtime import Kernel
 from tests import console_fixtures
 from tests.conftest import Tree
@@ -217,3 +218,26 @@ def test_a_post_without_its_csrf_token_is_refused(browser: TestClient, plugged: 
         response = post_form(browser, "/t/01/console/plugins/communal/enable", token, unit="00001")
         assert response.status_code == 403 and "Biểu mẫu đã hết hạn" in response.text
     assert "communal" not in enabled_at(plugged, "00001")
+
+
+def test_a_plugin_quarantined_at_a_commune_shows_why_and_is_released_there_only(
+    browser: TestClient, plugged: Kernel, tree: Tree
+) -> None:
+    for tenant in (tree.c1, tree.c2):
+        for _ in range(plugged.plugins.budget.budget):
+            plugged.plugins.budget.failed("communal", tenant_ref(tenant), RuntimeError("the SMS gateway is down"))
+    token = console_sign_in(browser, "admin.hanoi")
+    page = browser.get("/t/01/console/plugins?unit=00001")
+    assert state_of(page.text, "communal") == "quarantined" and "the SMS gateway is down" in page.text
+    assert 'id="release-communal"' in page.text
+    done = post_form(browser, "/t/01/console/plugins/communal/release", token, unit="00001")
+    assert done.status_code == 303 and done.headers["location"] == "/t/01/console/plugins?unit=00001"
+    assert state_of(browser.get("/t/01/console/plugins?unit=00001").text, "communal") == "disabled"
+    assert state_of(browser.get("/t/01/console/plugins?unit=00002").text, "communal") == "quarantined"
+    assert audit_entries(plugged, tree.c1.id)[-1][:3] == ("plugin.release", f"user:{_id(plugged)}", "communal")
+    make_admin(plugged, "admin.mot", "00001", tree.c1.id)
+    other = console_sign_in(browser, "admin.mot")
+    forged = post_form(browser, "/t/00001/console/plugins/communal/release", other, unit="00002")
+    assert forged.status_code == 404
+    views = {v.plugin: v for v in plugged.plugins.activation.list("00002")}
+    assert views["communal"].quarantined and "the SMS gateway is down" in views["communal"].quarantined

@@ -77,6 +77,7 @@ ACTIONS: Final = {
         ConsoleAction("plugin.enable", "enablePlugin", PLUGINS_MANAGE, "plugins.activation.enable"),
         ConsoleAction("plugin.disable", "disablePlugin", PLUGINS_MANAGE, "plugins.activation.disable"),
         ConsoleAction("plugin.settings", "updatePluginSettings", PLUGINS_MANAGE, "plugins.activation.update_settings"),
+        ConsoleAction("plugin.release", "releasePlugin", PLUGINS_MANAGE, "plugins.budget.release"),
     )
 }
 

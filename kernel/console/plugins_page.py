@@ -5,20 +5,21 @@
   acting unit), with the acts offered there
 - ``POST /plugins/{plugin}/enable``   (unit)  ``plugin.enable``  → 303 to the list of X
 - ``POST /plugins/{plugin}/disable``  (unit)  ``plugin.disable`` → 303 to the list of X
+- ``POST /plugins/{plugin}/release``  (unit)  ``plugin.release``: lifts its quarantine at X → 303
 - ``GET  /plugins/{plugin}/settings?unit=X``  the settings form generated from the plugin's schema
 - ``POST /plugins/{plugin}/settings`` (unit, ``setting-<name>``...) ``plugin.settings`` → 303 to the
   form with "saved"; on error the form again (400) with each problem beside its field, nothing saved
 
 Reading needs what GraphQL's ``pluginActivations`` needs: ``kernel.plugins.manage`` at X (a grant at
 an ancestor counting), X inside the acting unit's subtree (else 404). The acts are the GraphQL
-``enablePlugin``, ``disablePlugin`` and ``updatePluginSettings`` (``actions.ACTIONS``): the same
+``enablePlugin``, ``disablePlugin``, ``updatePluginSettings`` and ``releasePlugin`` (``actions.ACTIONS``): the same
 check, then the same :class:`~nentang.kernel.plugins.activation.ActivationService` call, whose change
 of version tells every worker — no restart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -105,7 +106,8 @@ def _plugin_name(request: Request) -> str:
     return str(request.path_params["plugin"])
 
 
-async def _toggle(request: Request, act: str) -> Response:
+async def _list_act(request: Request, act: str, arguments: Callable[[TenantInfo], dict[str, Any]]) -> Response:
+    """Run ``act`` at the posted unit and return to its list (the list with the reason, if refused)."""
     _fields, unit = await _posted_unit(request)
     if isinstance(unit, Response):
         return unit
@@ -114,23 +116,29 @@ async def _toggle(request: Request, act: str) -> Response:
     def failed(exc: NentangError) -> Awaitable[Response]:
         return _list_page(request, unit, translated(request, exc), status_of(exc))
 
-    return await actions.answer(
-        request,
-        act,
-        unit,
-        done=lambda _view: redirect(request, back),
-        failed=failed,
-        plugin=_plugin_name(request),
-        tenant_code=unit.code,
+    def done(_result: object) -> Response:
+        return redirect(request, back)
+
+    return await actions.answer(request, act, unit, done=done, failed=failed, **arguments(unit))
+
+
+def _named_at(request: Request) -> Callable[[TenantInfo], dict[str, Any]]:
+    return lambda unit: {"plugin": _plugin_name(request), "tenant_code": unit.code}
+
+
+async def release(request: Request) -> Response:
+    """Lift the plugin's quarantine at the unit (``releasePlugin``); not quarantined there: a no-op."""
+    return await _list_act(
+        request, "plugin.release", lambda unit: {"plugin": _plugin_name(request), "tenant_id": unit.id}
     )
 
 
 async def enable(request: Request) -> Response:
-    return await _toggle(request, "plugin.enable")
+    return await _list_act(request, "plugin.enable", _named_at(request))
 
 
 async def disable(request: Request) -> Response:
-    return await _toggle(request, "plugin.disable")
+    return await _list_act(request, "plugin.disable", _named_at(request))
 
 
 async def _settings_page(
@@ -222,6 +230,7 @@ routes = [
     Route("/plugins", plugin_list, methods=["GET"]),
     Route("/plugins/{plugin}/enable", enable, methods=["POST"]),
     Route("/plugins/{plugin}/disable", disable, methods=["POST"]),
+    Route("/plugins/{plugin}/release", release, methods=["POST"]),
     Route("/plugins/{plugin}/settings", settings_form, methods=["GET"]),
     Route("/plugins/{plugin}/settings", save_settings, methods=["POST"]),
 ]
