@@ -164,6 +164,12 @@ SCENARIOS: dict[str, tuple[str, dict[str, str], str, dict[str, Any]]] = {
         'mutation { disablePlugin(plugin: "hello", tenant: "00002") { enabled } }',
         {},
     ),
+    "plugin.policy": (
+        "/t/01/console/plugins/hello/policy",
+        {"unit": "00001", "allowed": "no"},
+        'mutation { setPluginPolicy(plugin: "hello", tenant: "00002", allowed: false) { name } }',
+        {},
+    ),
     "plugin.release": (  # {quarantine}: hello is quarantined at both twins first
         "/t/01/console/plugins/hello/release{quarantine}",
         {"unit": "00001"},
@@ -225,6 +231,7 @@ def test_console_and_graphql_leave_the_same_audit_entries(
         "plugin.settings",
         "plugin.disable",
         "plugin.release",
+        "plugin.policy",
     } <= done
     created_c = audit_entries(kernel, kernel.tenants.get("VP-C").id)[0]
     created_g = audit_entries(kernel, kernel.tenants.get("VP-G").id)[0]

@@ -241,3 +241,44 @@ def test_a_plugin_quarantined_at_a_commune_shows_why_and_is_released_there_only(
     assert forged.status_code == 404
     views = {v.plugin: v for v in plugged.plugins.activation.list("00002")}
     assert views["communal"].quarantined and "the SMS gateway is down" in views["communal"].quarantined
+
+
+def test_a_province_forbids_then_locks_a_plugin_for_its_communes(
+    browser: TestClient, plugged: Kernel, tree: Tree
+) -> None:
+    token = console_sign_in(browser, "admin.hanoi")
+    forbid = post_form(browser, "/t/01/console/plugins/communal/policy", token, unit="01", allowed="no")
+    assert forbid.status_code == 303 and forbid.headers["location"] == "/t/01/console/plugins?unit=01"
+    assert 'data-allowed="no"' in browser.get("/t/01/console/plugins").text
+    commune = browser.get("/t/01/console/plugins?unit=00001").text
+    assert "Bị 01 không cho phép tại đây." in commune
+    before = state(plugged, tree)
+    refused = post_form(browser, "/t/01/console/plugins/communal/enable", token, unit="00001")
+    assert refused.status_code == 403 and "không cho phép tiện ích này ở đây" in refused.text
+    assert state(plugged, tree) == before
+    bad = post_form(browser, "/t/01/console/plugins/communal/policy", token, unit="01", allowed="maybe")
+    assert bad.status_code == 400 and "Chọn điều cần thay đổi" in bad.text and state(plugged, tree) == before
+    assert (
+        post_form(browser, "/t/01/console/plugins/communal/policy", token, unit="01", allowed="yes").status_code == 303
+    )
+    lock = post_form(browser, "/t/01/console/plugins/communal/policy", token, unit="01", locked="yes")
+    assert lock.status_code == 303
+    assert "communal" in enabled_at(plugged, "00001") and "communal" in enabled_at(plugged, "00002")
+    assert "communal" not in enabled_at(plugged, "00003")  # another province's commune
+    assert "Được 01 khóa bật." in browser.get("/t/01/console/plugins?unit=00002").text
+    kept = post_form(browser, "/t/01/console/plugins/communal/disable", token, unit="00002")
+    assert kept.status_code == 403 and "khóa bật tiện ích này ở đây" in kept.text
+    assert "communal" in enabled_at(plugged, "00002")
+    assert post_form(browser, "/t/01/console/plugins/communal/policy", token, unit="01", locked="no").status_code == 303
+    assert post_form(browser, "/t/01/console/plugins/communal/disable", token, unit="00002").status_code == 303
+    assert [a for a, *_ in audit_entries(plugged, tree.p1.id)].count("plugin.policy") == 4
+
+
+def test_a_commune_admin_cannot_set_its_provinces_rule(browser: TestClient, plugged: Kernel, tree: Tree) -> None:
+    make_admin(plugged, "admin.mot", "00001", tree.c1.id)
+    token = console_sign_in(browser, "admin.mot")
+    before = state(plugged, tree)
+    for unit in ("01", "00003"):
+        forged = post_form(browser, "/t/00001/console/plugins/communal/policy", token, unit=unit, allowed="no")
+        assert forged.status_code == 404, unit
+    assert state(plugged, tree)[:2] == before[:2]

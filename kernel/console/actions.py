@@ -78,6 +78,7 @@ ACTIONS: Final = {
         ConsoleAction("plugin.disable", "disablePlugin", PLUGINS_MANAGE, "plugins.activation.disable"),
         ConsoleAction("plugin.settings", "updatePluginSettings", PLUGINS_MANAGE, "plugins.activation.update_settings"),
         ConsoleAction("plugin.release", "releasePlugin", PLUGINS_MANAGE, "plugins.budget.release"),
+        ConsoleAction("plugin.policy", "setPluginPolicy", PLUGINS_MANAGE, "plugins.activation.set_policy"),
     )
 }
 
@@ -140,13 +141,26 @@ Failed = Callable[[NentangError], Awaitable[Response] | Response]
 
 
 async def answer(
-    request: Request, name: str, at: TenantInfo, /, *, done: Callable[[Any], Response], failed: Failed, **arguments: Any
+    request: Request,
+    name: str,
+    at: TenantInfo,
+    /,
+    *,
+    done: Callable[[Any], Response],
+    failed: Failed,
+    rules: frozenset[str] = frozenset(),
+    **arguments: Any,
 ) -> Response:
     """:func:`run` the act and answer the browser: ``done(result)`` (a redirect, a page), the refusal
-    page with its reason for want of authority, or ``failed(error)`` for bad input (the form again)."""
+    page with its reason for want of authority, or ``failed(error)`` for bad input (the form again).
+    ``rules``: codes of refusals that are a rule of the units, not the caller's roles (a province's
+    lock), answered by ``failed`` too, so the page does not blame the person's roles."""
     try:
         result = await run(request, name, at, **arguments)
     except PermissionDenied as exc:
+        if exc.code in rules:
+            page = failed(exc)
+            return await page if inspect.isawaitable(page) else page
         return refusal(request, "permission", exc.message, status=403, values={"unit": at})
     except NentangError as exc:
         page = failed(exc)

@@ -6,21 +6,25 @@
 - ``POST /plugins/{plugin}/enable``   (unit)  ``plugin.enable``  → 303 to the list of X
 - ``POST /plugins/{plugin}/disable``  (unit)  ``plugin.disable`` → 303 to the list of X
 - ``POST /plugins/{plugin}/release``  (unit)  ``plugin.release``: lifts its quarantine at X → 303
+- ``POST /plugins/{plugin}/policy``   (unit, ``allowed`` or ``locked``: yes/no)  ``plugin.policy``: X's
+  rule for the units below it (forbid or allow enabling it there; lock it on there, or unlock) → 303
 - ``GET  /plugins/{plugin}/settings?unit=X``  the settings form generated from the plugin's schema
 - ``POST /plugins/{plugin}/settings`` (unit, ``setting-<name>``...) ``plugin.settings`` → 303 to the
   form with "saved"; on error the form again (400) with each problem beside its field, nothing saved
 
 Reading needs what GraphQL's ``pluginActivations`` needs: ``kernel.plugins.manage`` at X (a grant at
 an ancestor counting), X inside the acting unit's subtree (else 404). The acts are the GraphQL
-``enablePlugin``, ``disablePlugin``, ``updatePluginSettings`` and ``releasePlugin`` (``actions.ACTIONS``): the same
-check, then the same :class:`~nentang.kernel.plugins.activation.ActivationService` call, whose change
-of version tells every worker — no restart.
+``enablePlugin``, ``disablePlugin``, ``updatePluginSettings``, ``releasePlugin`` and
+``setPluginPolicy`` (``actions.ACTIONS``): the same check, then the same service call
+(:class:`~nentang.kernel.plugins.activation.ActivationService`, the error budget), whose change of
+version tells every worker — no restart. A refusal by a unit's rule (a lock, a ban from above) is
+shown on the list with its reason; a refusal for want of the permission is the refusal page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,12 +34,13 @@ from starlette.routing import Route
 from nentang.kernel.authz.permissions import PLUGINS_MANAGE
 from nentang.kernel.console import actions
 from nentang.kernel.console.forms import FieldError, errors_by_field, form_of
-from nentang.kernel.console.i18n import locale_of
-from nentang.kernel.console.messages import status_of, translated
+from nentang.kernel.console.i18n import N_, locale_of
+from nentang.kernel.console.messages import status_of, text, translated
 from nentang.kernel.console.pages import console_of, redirect, refusal, render
 from nentang.kernel.console.pages import tenant_url as url
 from nentang.kernel.console.permitted import permitted_unit
 from nentang.kernel.console.plugin_form import problem_errors, read_settings, setting_fields
+from nentang.kernel.console.plugin_rules import rules_at
 from nentang.kernel.http.state import tenant_of
 from nentang.kernel.plugins.activation_view import ActivationView
 from nentang.kernel.plugins.installed import InstalledPlugin, approval_state, installed_plugin, installed_plugins
@@ -68,6 +73,7 @@ def _row(request: Request, plugin: InstalledPlugin, view: ActivationView | None,
         "quarantined_here": view.quarantined if view and plugin.quarantined is None else None,
         "fits": unit.kind.value in levels,
         "has_settings": bool(manifest and manifest.settings_schema.get("properties")),
+        "has_below": unit.kind.value != "unit",
     }
 
 
@@ -83,7 +89,11 @@ async def _list_page(request: Request, unit: TenantInfo, error: str = "", status
 
     def read() -> list[dict[str, Any]]:
         views = {v.plugin: v for v in kernel.plugins.activation.list(unit.code)}
-        return [_row(request, p, views.get(p.name), unit) for p in installed_plugins(kernel.plugins.host)]
+        rules = rules_at(kernel, unit)
+        rows = [_row(request, p, views.get(p.name), unit) for p in installed_plugins(kernel.plugins.host)]
+        for row in rows:
+            row["rule"], row["forbidden_by"] = rules.get(row["name"], (None, None))
+        return rows
 
     values = {
         "unit": unit,
@@ -119,7 +129,36 @@ async def _list_act(request: Request, act: str, arguments: Callable[[TenantInfo]
     def done(_result: object) -> Response:
         return redirect(request, back)
 
-    return await actions.answer(request, act, unit, done=done, failed=failed, **arguments(unit))
+    return await actions.answer(request, act, unit, done=done, failed=failed, rules=UNIT_RULES, **arguments(unit))
+
+
+#: The activation service's refusals that are the units' rules (a lock, a ban from above).
+UNIT_RULES: Final = frozenset({"plugin.not_allowed", "plugin.locked"})
+#: The policy form's choices: (field, value) → the service's argument.
+POLICY_CHOICES: Final = {
+    ("allowed", "no"): {"allowed": False},
+    ("allowed", "yes"): {"allowed": True},
+    ("locked", "yes"): {"locked": True},
+    ("locked", "no"): {"locked": False},
+}
+BAD_POLICY = N_("Choose what to change: allow, forbid, lock or unlock")
+
+
+async def policy(request: Request) -> Response:
+    """The unit's rule for the plugin in the units below it (``setPluginPolicy``)."""
+    try:
+        fields = await form_of(request)
+    except ValidationFailed:
+        fields = {}  # named below, as for no choice
+    chosen = [POLICY_CHOICES[k] for k in POLICY_CHOICES if fields.get(k[0]) == k[1]]
+    if len(chosen) != 1:
+        unit = await permitted_unit(request, fields.get("unit"), "plugin.read", PLUGINS_MANAGE)
+        if isinstance(unit, Response):
+            return unit
+        return await _list_page(request, unit, text(request, BAD_POLICY), 400)
+    return await _list_act(
+        request, "plugin.policy", lambda unit: {"plugin": _plugin_name(request), "tenant_code": unit.code, **chosen[0]}
+    )
 
 
 def _named_at(request: Request) -> Callable[[TenantInfo], dict[str, Any]]:
@@ -231,6 +270,7 @@ routes = [
     Route("/plugins/{plugin}/enable", enable, methods=["POST"]),
     Route("/plugins/{plugin}/disable", disable, methods=["POST"]),
     Route("/plugins/{plugin}/release", release, methods=["POST"]),
+    Route("/plugins/{plugin}/policy", policy, methods=["POST"]),
     Route("/plugins/{plugin}/settings", settings_form, methods=["GET"]),
     Route("/plugins/{plugin}/settings", save_settings, methods=["POST"]),
 ]
