@@ -145,6 +145,9 @@ def test_settings_form_generated_from_the_schema_errors_per_field_then_saved(
     assert state(plugged, tree) == before  # nothing saved, nothing audited
     typo = post_form(browser, "/t/01/console/plugins/alpha/settings", token, unit="00001", **{"setting-limit": "mười"})
     assert typo.status_code == 400 and "Nhập số nguyên" in typo.text and state(plugged, tree) == before
+    empty = post_form(browser, "/t/01/console/plugins/alpha/settings", token, unit="00001", **{"setting-greeting": ""})
+    assert empty.status_code == 400 and 'id="setting-greeting-error"' in empty.text
+    assert "Nhập giá trị: thiết lập này là bắt buộc" in empty.text and state(plugged, tree) == before
     good = post_form(
         browser,
         "/t/01/console/plugins/alpha/settings",

@@ -49,8 +49,10 @@ class SettingsInvalid(ValidationFailed):
 
 def _problems(error: ValidationError) -> list[SettingProblem]:
     if error.validator == "required" and not error.path and isinstance(error.instance, Mapping):
+        # one error per missing property, naming it in its message ("'greeting' is a required property")
         missing = [name for name in error.validator_value if name not in error.instance]
-        return [SettingProblem(str(name), "required", None, error.message) for name in missing]
+        named = [name for name in missing if repr(name) in error.message] or missing[:1]
+        return [SettingProblem(str(name), "required", None, error.message) for name in named]
     field = str(error.path[0]) if error.path else ""
     return [SettingProblem(field, str(error.validator), error.validator_value, error.message)]
 
