@@ -212,6 +212,9 @@ def test_without_the_permission_the_page_says_why_and_nothing_changes(
     assert refused.status_code == 403 and "Bạn không có quyền làm việc này" in refused.text
     assert "kernel.plugins.manage" in html.unescape(refused.text)
     assert state(plugged, tree)[:2] == before[:2] and "communal" not in enabled_at(plugged, "00001")
+    garbled = post_form(browser, "/t/01/console/plugins/communal/enable", token, unit="x" * 70_000)
+    assert garbled.status_code == 403 and 'id="plugins"' not in garbled.text  # a bad form shows no list either
+    assert "Bạn không có quyền làm việc này" in garbled.text
 
 
 def test_a_post_without_its_csrf_token_is_refused(browser: TestClient, plugged: Kernel, tree: Tree) -> None:

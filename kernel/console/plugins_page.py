@@ -107,7 +107,8 @@ async def _posted_unit(request: Request) -> tuple[dict[str, str], TenantInfo | R
     try:
         fields = await form_of(request)
     except ValidationFailed as exc:
-        return {}, await _list_page(request, tenant_of(request), exc.message, 400)
+        acting = await permitted_unit(request, None, "plugin.read", PLUGINS_MANAGE)  # the list is not for all
+        return {}, acting if isinstance(acting, Response) else await _list_page(request, acting, exc.message, 400)
     unit = await permitted_unit(request, fields.get("unit"), "plugin.read", PLUGINS_MANAGE)
     return fields, unit
 
