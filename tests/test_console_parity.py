@@ -19,6 +19,7 @@ from nentang.kernel.console.actions import ACTIONS
 from nentang.kernel.console.app import console_mounts
 from nentang.kernel.graphql.modules import KERNEL_MODULES
 from nentang.kernel.identity.user_info import UserInfo
+from nentang.kernel.plugins.context import tenant_ref
 from nentang.kernel.runtime import Kernel
 from tests import console_fixtures
 from tests.conftest import Tree
@@ -42,11 +43,22 @@ def mutation_resolvers() -> dict[str, Callable[..., Any]]:
 
 
 def _with_helpers(resolver: Callable[..., Any]) -> str:
-    """The resolver's source and that of the functions of its module it calls (``_manage``)."""
-    source = inspect.getsource(resolver)
+    """The resolver's source and that of the functions of its module it calls (``_manage``), and
+    of those they call in turn (``_act`` → ``_managed``)."""
     module = inspect.getmodule(resolver)
-    helpers = [getattr(module, n, None) for n in re.findall(r"\b(_?[a-z_]+)\(", source)]
-    return source + "".join(inspect.getsource(f) for f in helpers if inspect.isfunction(f))
+    seen: set[Callable[..., Any]] = set()
+    pending = [resolver]
+    sources = []
+    while pending:
+        function = pending.pop()
+        if function in seen:
+            continue
+        seen.add(function)
+        source = inspect.getsource(function)
+        sources.append(source)
+        found = [getattr(module, n, None) for n in re.findall(r"\b(_?[a-z_]+)\(", source)]
+        pending.extend(f for f in found if inspect.isfunction(f) and inspect.getmodule(f) is module)
+    return "".join(sources)
 
 
 def test_every_console_action_has_a_graphql_mutation_calling_the_same_service() -> None:
@@ -134,6 +146,36 @@ SCENARIOS: dict[str, tuple[str, dict[str, str], str, dict[str, Any]]] = {
         "mutation($id: Int!) { revokeApiToken(id: $id) { id } }",
         {"id": "{token}"},
     ),
+    "plugin.enable": (
+        "/t/01/console/plugins/hello/enable",
+        {"unit": "00001"},
+        'mutation { enablePlugin(plugin: "hello", tenant: "00002") { enabled } }',
+        {},
+    ),
+    "plugin.settings": (
+        "/t/01/console/plugins/hello/settings",
+        {"unit": "00001", "setting-greeting": "Chào"},
+        'mutation { updatePluginSettings(plugin: "hello", tenant: "00002", settings: {greeting: "Chào"}) { enabled } }',
+        {},
+    ),
+    "plugin.disable": (
+        "/t/01/console/plugins/hello/disable",
+        {"unit": "00001"},
+        'mutation { disablePlugin(plugin: "hello", tenant: "00002") { enabled } }',
+        {},
+    ),
+    "plugin.policy": (
+        "/t/01/console/plugins/hello/policy",
+        {"unit": "00001", "allowed": "no"},
+        'mutation { setPluginPolicy(plugin: "hello", tenant: "00002", allowed: false) { name } }',
+        {},
+    ),
+    "plugin.release": (  # {quarantine}: hello is quarantined at both twins first
+        "/t/01/console/plugins/hello/release{quarantine}",
+        {"unit": "00001"},
+        'mutation { releasePlugin(plugin: "hello", tenant: "00002") { released } }',
+        {},
+    ),
 }
 
 
@@ -161,6 +203,11 @@ def test_console_and_graphql_leave_the_same_audit_entries(
         if "{grant}" in path:
             path = path.replace("{grant}", str(_newest_grant(kernel, "con.a")))
             variables = {"id": _newest_grant(kernel, "gql.a")}
+        if "{quarantine}" in path:
+            path = path.replace("{quarantine}", "")
+            for twin in (tree.c1, tree.c2):
+                for _ in range(kernel.plugins.budget.budget):
+                    kernel.plugins.budget.failed("hello", tenant_ref(twin), RuntimeError("down"))
         if "{token}" in path:
             path = path.replace("{token}", str(_token_of(kernel, "00001")))
             variables = {"id": _token_of(kernel, "00002")}
@@ -180,6 +227,11 @@ def test_console_and_graphql_leave_the_same_audit_entries(
         "user.disable",
         "grant.create",
         "token.create",
+        "plugin.enable",
+        "plugin.settings",
+        "plugin.disable",
+        "plugin.release",
+        "plugin.policy",
     } <= done
     created_c = audit_entries(kernel, kernel.tenants.get("VP-C").id)[0]
     created_g = audit_entries(kernel, kernel.tenants.get("VP-G").id)[0]

@@ -26,7 +26,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from nentang.kernel.authz.permissions import AUDIT_READ, TENANTS_CREATE, TENANTS_MANAGE, TOKENS_MANAGE, USERS_MANAGE
+from nentang.kernel.authz.permissions import (
+    AUDIT_READ,
+    PLUGINS_MANAGE,
+    TENANTS_CREATE,
+    TENANTS_MANAGE,
+    TOKENS_MANAGE,
+    USERS_MANAGE,
+)
 from nentang.kernel.console.pages import caller_in, console_of, refusal
 from nentang.kernel.http.state import tenant_of
 from nentang.kernel.runtime import Kernel
@@ -67,6 +74,11 @@ ACTIONS: Final = {
         ConsoleAction("role.create", "createRole", None, "authz.create_role", in_session=True),
         ConsoleAction("token.create", "createApiToken", TOKENS_MANAGE, "tokens.create"),
         ConsoleAction("token.revoke", "revokeApiToken", None, "tokens.revoke"),
+        ConsoleAction("plugin.enable", "enablePlugin", PLUGINS_MANAGE, "plugins.activation.enable"),
+        ConsoleAction("plugin.disable", "disablePlugin", PLUGINS_MANAGE, "plugins.activation.disable"),
+        ConsoleAction("plugin.settings", "updatePluginSettings", PLUGINS_MANAGE, "plugins.activation.update_settings"),
+        ConsoleAction("plugin.release", "releasePlugin", PLUGINS_MANAGE, "plugins.budget.release"),
+        ConsoleAction("plugin.policy", "setPluginPolicy", PLUGINS_MANAGE, "plugins.activation.set_policy"),
     )
 }
 
@@ -129,13 +141,26 @@ Failed = Callable[[NentangError], Awaitable[Response] | Response]
 
 
 async def answer(
-    request: Request, name: str, at: TenantInfo, /, *, done: Callable[[Any], Response], failed: Failed, **arguments: Any
+    request: Request,
+    name: str,
+    at: TenantInfo,
+    /,
+    *,
+    done: Callable[[Any], Response],
+    failed: Failed,
+    rules: frozenset[str] = frozenset(),
+    **arguments: Any,
 ) -> Response:
     """:func:`run` the act and answer the browser: ``done(result)`` (a redirect, a page), the refusal
-    page with its reason for want of authority, or ``failed(error)`` for bad input (the form again)."""
+    page with its reason for want of authority, or ``failed(error)`` for bad input (the form again).
+    ``rules``: codes of refusals that are a rule of the units, not the caller's roles (a province's
+    lock), answered by ``failed`` too, so the page does not blame the person's roles."""
     try:
         result = await run(request, name, at, **arguments)
     except PermissionDenied as exc:
+        if exc.code in rules:
+            page = failed(exc)
+            return await page if inspect.isawaitable(page) else page
         return refusal(request, "permission", exc.message, status=403, values={"unit": at})
     except NentangError as exc:
         page = failed(exc)

@@ -20,7 +20,17 @@ from starlette.routing import BaseRoute, Mount, Route, Router, request_response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from nentang.kernel.console import audit_page, people, plugin_pages, roles, session_routes, switcher, tokens, units
+from nentang.kernel.console import (
+    audit_page,
+    people,
+    plugin_pages,
+    plugins_page,
+    roles,
+    session_routes,
+    switcher,
+    tokens,
+    units,
+)
 from nentang.kernel.console.binding import ConsoleTenantBinding
 from nentang.kernel.console.csrf import ConsoleCsrfMiddleware, is_console_path
 from nentang.kernel.console.pages import CONSOLE_KEY, Console, csrf_refusal
@@ -61,7 +71,15 @@ def console_mounts(kernel: Kernel) -> list[BaseRoute]:
         ]
     )
     unit = Router(
-        routes=[*units.routes, *people.routes, *roles.routes, *tokens.routes, *audit_page.routes, *plugin_pages.routes]
+        routes=[
+            *units.routes,
+            *people.routes,
+            *roles.routes,
+            *tokens.routes,
+            *plugins_page.routes,
+            *audit_page.routes,
+            *plugin_pages.routes,
+        ]
     )
     unit_sign_in = _wrapped(request_response(session_routes.tenant_sign_in_page), console)
     return [

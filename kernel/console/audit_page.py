@@ -34,12 +34,11 @@ from nentang.kernel.console.actions import READS
 from nentang.kernel.console.forms import FieldError, errors_by_field, form_of
 from nentang.kernel.console.i18n import LOCAL_TIME, N_
 from nentang.kernel.console.messages import text
-from nentang.kernel.console.pages import PAGE_SIZE, caller_in, console_of, refusal, render
-from nentang.kernel.console.units import OutOfScope, unit_in_scope
-from nentang.kernel.http.state import tenant_of
+from nentang.kernel.console.pages import PAGE_SIZE, console_of, render
+from nentang.kernel.console.permitted import permitted_unit
 from nentang.kernel.identity.timeutil import aware
 from nentang.kernel.tenancy.service import TenantInfo
-from nentang.sdk.errors import PermissionDenied, ValidationFailed
+from nentang.sdk.errors import ValidationFailed
 
 MAX_TEXT = 200
 #: A detail longer than this is cut in the table (the whole entry stays in the log and in GraphQL).
@@ -124,27 +123,7 @@ def read_filter(request: Request) -> Filter:
 async def _readable_unit(request: Request, code: str | None, read: str) -> TenantInfo | Response:
     """The unit named (default: the acting unit) if in scope and its log readable by the caller; else
     the page saying why (404, or the refusal with its reason, audited as for any console refusal)."""
-    console, acting, caller = console_of(request), tenant_of(request), caller_in(request)
-    try:
-        unit = await unit_in_scope(request, code or acting.code)
-    except OutOfScope as exc:
-        return refusal(request, "unit_not_here", str(exc), status=404)
-    permission = READS[read].permission
-    try:
-        await run_in_threadpool(console.kernel.authz.require, caller.principal, unit.id, permission)
-    except PermissionDenied as refused:
-        record = partial(
-            console.refusals.record,
-            actor=caller.actor,
-            tenant_ids=(acting.id, unit.id),
-            action="console.refused",
-            target=unit.code,
-            code=refused.code,
-            detail={"action": read, "permission": permission, "attempted": unit.code},
-        )
-        await run_in_threadpool(record)
-        return refusal(request, "permission", refused.message, status=403, values={"unit": unit})
-    return unit
+    return await permitted_unit(request, code, read, READS[read].permission)
 
 
 def _detail(entry: AuditEntry) -> str:

@@ -29,6 +29,17 @@ BY_CODE: Final = {
     "authz.unknown_role": N_("There is no such role at this unit."),
     "authz.role_exists": N_("This unit already has a role of that name, so nothing was created."),
     "token.name_taken": N_("This unit already has a token of that name, so nothing was created."),
+    "plugin.already_enabled": N_("The plugin is already enabled here; nothing changed."),
+    "plugin.not_enabled": N_("The plugin is not enabled here; nothing changed."),
+    "plugin.not_allowed": N_("A unit above does not allow this plugin here, so it was not enabled."),
+    "plugin.locked": N_("A unit above has locked this plugin on here, so it cannot be disabled."),
+    "plugin.level": N_("This plugin is not for this level of unit, so it was not enabled."),
+    "plugin.not_approved": N_("This plugin is not approved (or changed since), so it was not enabled."),
+    "plugin.quarantined": N_("This plugin is quarantined, so it was not enabled."),
+    "plugin.missing_dependency": N_("This plugin needs other plugins enabled here first; nothing changed."),
+    "plugin.has_dependents": N_("Other plugins enabled here need this one, so it was not disabled."),
+    "plugin.enabled_below": N_("The plugin is enabled in units below; nothing changed."),
+    "plugin.settings": N_("Its settings are missing or not valid: open its settings, fill them in and save."),
 }
 #: User service error code → the field of the new-person form it concerns.
 USER_FIELDS: Final = {

@@ -62,6 +62,7 @@ class Console:
             ("people", N_("People")),
             ("roles", N_("Roles")),
             ("tokens", N_("API tokens")),
+            ("plugins", N_("Plugins")),
             ("audit", N_("Audit")),
         )
     )

@@ -89,13 +89,15 @@ def _prefix_owner(table: str, names: set[str]) -> str | None:
 
 
 def _package_modules(package: str) -> list[ModuleType]:
-    return [m for key, m in list(sys.modules.items()) if _in_package(key, package) and isinstance(m, ModuleType)]
+    # copy(), not list(items()): a collection during the iteration can run a finaliser that
+    # imports, and another thread may import at any time ("dictionary changed size")
+    return [m for key, m in sys.modules.copy().items() if _in_package(key, package) and isinstance(m, ModuleType)]
 
 
 def _mapped_classes(modules: list[ModuleType]) -> Iterable[type]:
     seen: set[int] = set()
     for module in modules:
-        for value in list(vars(module).values()):
+        for value in vars(module).copy().values():
             if isinstance(value, type) and id(value) not in seen and isinstance(value.__dict__.get("__table__"), Table):
                 seen.add(id(value))
                 yield value

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, final
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 from nentang.sdk.errors import ValidationFailed
 
@@ -22,12 +23,47 @@ def is_secret(schema: Mapping[str, Any]) -> bool:
     return bool(schema.get("writeOnly") or schema.get("format") == "password" or schema.get("x-secret"))
 
 
+@final
+@dataclass(frozen=True, slots=True)
+class SettingProblem:
+    """One violation, for a form to show beside its field."""
+
+    #: The top-level setting it concerns (a missing required one included); ``""`` for the whole.
+    field: str
+    #: The JSON Schema keyword violated (``minimum``, ``type``, ``required``...).
+    keyword: str
+    #: That keyword's value in the schema (the limit, the type, the choices).
+    limit: Any
+    #: The validator's English sentence.
+    message: str
+
+
+class SettingsInvalid(ValidationFailed):
+    """Settings that do not satisfy the plugin's schema; ``problems`` name each field (the console
+    shows them beside its fields; GraphQL and the command line show the message, as before)."""
+
+    def __init__(self, message: str, problems: tuple[SettingProblem, ...]) -> None:
+        super().__init__(message, code="plugin.settings")
+        self.problems = problems
+
+
+def _problems(error: ValidationError) -> list[SettingProblem]:
+    if error.validator == "required" and not error.path and isinstance(error.instance, Mapping):
+        # one error per missing property, naming it in its message ("'greeting' is a required property")
+        missing = [name for name in error.validator_value if name not in error.instance]
+        named = [name for name in missing if repr(name) in error.message] or missing[:1]
+        return [SettingProblem(str(name), "required", None, error.message) for name in named]
+    field = str(error.path[0]) if error.path else ""
+    return [SettingProblem(field, str(error.validator), error.validator_value, error.message)]
+
+
 def validate(plugin: str, schema: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
     """The settings if they satisfy the schema; else every violation, in one error."""
     errors = sorted(Draft202012Validator(schema).iter_errors(dict(settings)), key=lambda e: list(e.path))
     if errors:
         lines = [f"{'/'.join(map(str, e.path)) or '(settings)'}: {e.message}" for e in errors]
-        raise ValidationFailed(f"settings for {plugin!r} are not valid: " + "; ".join(lines), code="plugin.settings")
+        problems = tuple(p for e in errors for p in _problems(e))
+        raise SettingsInvalid(f"settings for {plugin!r} are not valid: " + "; ".join(lines), problems)
     return dict(settings)
 
 

@@ -144,11 +144,12 @@ class PluginMutations:
         ctx = info.context
         if allowed is None and locked is None:
             raise ValidationFailed("say what to change: allowed, locked, or both", code="plugin.policy")
-        activation = ctx.kernel.plugins.activation
 
         def change(actor: Actor, code: str) -> ActivationView:
-            activation.set_policy(actor=actor, plugin=plugin, tenant_code=code, allowed=allowed, locked=locked)
-            return activation.view(plugin, code)
+            ctx.kernel.plugins.activation.set_policy(
+                actor=actor, plugin=plugin, tenant_code=code, allowed=allowed, locked=locked
+            )
+            return ctx.kernel.plugins.activation.view(plugin, code)
 
         return await _act(ctx, tenant, change)
 
