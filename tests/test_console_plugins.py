@@ -82,6 +82,7 @@ def test_the_catalogue_shows_approval_levels_permissions_and_quarantine(browser:
     province = browser.get("/t/01/console/plugins").text  # "communal" is for communes only
     assert 'id="enable-communal"' not in province and "Không dành cho cấp đơn vị này." in province
     assert 'id="enable-communal"' in page.text
+    assert re.search(r'<tr id="plugin-communal">.*?<td>cấp xã</td>', page.text, re.S)  # levels in Vietnamese
     assert "Plugins at Phường Một" in browser.get("/t/01/console/plugins?unit=00001&lang=en").text
 
 
